@@ -1,0 +1,74 @@
+//! # activity-log
+//!
+//! Activity logging and audit trails for Rust services: record *who did
+//! what to which resource, when, from where and with what outcome*, written
+//! in the background without slowing requests.
+//!
+//! ```
+//! use activity_log::{Activity, ActivityContext, ActivityLogger, Actor};
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> activity_log::Result<()> {
+//! let (logger, sink) = ActivityLogger::in_memory(); // or ActivityLogger::builder().sink(s).build()
+//!
+//! // Per-request context, usually set by a middleware.
+//! let ctx = ActivityContext::new().actor(Actor::user("agent-7")).tenant("acme").ip("203.0.113.9");
+//! ctx.scope(async {
+//!     logger.log_async(Activity::new("call_created").target("call", 42).description("Inbound call"));
+//! }).await;
+//!
+//! logger.flush().await?;
+//! let call = sink.assert_logged("call_created");
+//! assert_eq!(call.tenant.as_deref(), Some("acme"));
+//!
+//! let report = logger.shutdown(Duration::from_secs(5)).await;
+//! assert_eq!(report.unwritten, 0);
+//! # Ok(()) }
+//! ```
+//!
+//! The pieces:
+//! - [`Activity`] — the record, built with [`Activity::new`] and validated
+//!   against documented [`limits`].
+//! - [`ActivityContext`] — ambient actor, tenant, ip, user agent and request
+//!   id, task-local.
+//! - [`ActivityLogger`] — the non-blocking handle: a bounded queue and a
+//!   worker thread that writes batches to a [`Sink`], with retries and
+//!   quarantine of bad records; [`log_async`] and [`set_global`] for the
+//!   process-wide logger.
+//! - [`MemorySink`] — for tests; [`FanoutSink`] — several sinks at once.
+//! - [`Redactor`] — secrets are masked before an activity is queued.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod activity;
+mod context;
+mod error;
+mod global;
+mod logger;
+mod redact;
+mod sink;
+
+pub use activity::{
+    limits, Activity, ActivityBuilder, Actor, ActorKind, Change, IntoActivity, Outcome, Severity, Target,
+    ValidationError,
+};
+pub use context::ActivityContext;
+pub use error::{Error, Result};
+pub use global::{current, log, log_async, set_global, try_log_async, unlogged_count, with_current};
+pub use logger::{ActivityLogger, ActivityLoggerBuilder, DeadLetterHook, OverflowPolicy, ShutdownReport, Stats};
+pub use redact::{Redactor, DEFAULT_SENSITIVE_KEYS, REDACTED};
+pub use sink::{FanoutSink, MemorySink, Sink, SinkError, SinkErrorKind};
+
+pub(crate) use activity::validate;
+
+/// Re-exported so that sinks can be written without depending on
+/// `async-trait` directly.
+pub use async_trait::async_trait;
+
+/// Re-exported: the id type of [`Activity::id`].
+pub use uuid::Uuid;
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use activity_log_macros::*;

@@ -1,0 +1,144 @@
+//! Configuring and starting an [`ActivityLogger`].
+
+use super::config::{Config, DeadLetterHook, OverflowPolicy};
+use super::ActivityLogger;
+use crate::{Activity, MemorySink, Redactor, Sink, SinkError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Configures an [`ActivityLogger`]; made by [`ActivityLogger::builder`].
+///
+/// ```
+/// use activity_log::{ActivityLogger, MemorySink, OverflowPolicy};
+/// use std::time::Duration;
+///
+/// let sink = MemorySink::new();
+/// let logger = ActivityLogger::builder()
+///     .sink(sink.clone())
+///     .batch_size(1000)
+///     .batch_timeout(Duration::from_millis(200))
+///     .queue_capacity(100_000)
+///     .overflow(OverflowPolicy::DropNewest)
+///     .redact_keys(["national_id"])
+///     .build();
+/// # drop(logger);
+/// ```
+#[derive(Default)]
+#[must_use = "a logger builder does nothing until `build` is called"]
+pub struct ActivityLoggerBuilder {
+    config: Config,
+    sink: Option<Box<dyn Sink>>,
+}
+
+impl std::fmt::Debug for ActivityLoggerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActivityLoggerBuilder")
+            .field("config", &self.config)
+            .field("sink", &self.sink.as_ref().map(|s| s.name()))
+            .finish()
+    }
+}
+
+impl ActivityLoggerBuilder {
+    /// Where activities are written. Without one, a [`MemorySink`] is used.
+    pub fn sink(mut self, sink: impl Sink) -> Self {
+        self.sink = Some(Box::new(sink));
+        self
+    }
+
+    /// Most activities in the queue (default 65,536).
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.config.queue_capacity = capacity.max(1);
+        self
+    }
+
+    /// Most approximate bytes in the queue (default 64 MiB).
+    pub fn queue_max_bytes(mut self, bytes: usize) -> Self {
+        self.config.queue_max_bytes = bytes.max(1);
+        self
+    }
+
+    /// Most activities per sink write (default 512).
+    pub fn batch_size(mut self, size: usize) -> Self {
+        self.config.batch_size = size.max(1);
+        self
+    }
+
+    /// Longest an activity waits in the queue before a partial batch is
+    /// written (default 100 ms).
+    pub fn batch_timeout(mut self, timeout: Duration) -> Self {
+        self.config.batch_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// What `log_async` does when the queue is full (default
+    /// [`OverflowPolicy::DropNewest`]).
+    pub fn overflow(mut self, policy: OverflowPolicy) -> Self {
+        self.config.overflow = policy;
+        self
+    }
+
+    /// How often a transient sink error is retried before the batch is
+    /// given up (default 10; `None`: forever).
+    pub fn max_retries(mut self, retries: Option<u32>) -> Self {
+        self.config.max_retries = retries;
+        self
+    }
+
+    /// The first and the longest pause between retries (default 50 ms and
+    /// 10 s); pauses double in between, with jitter.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.config.initial_backoff = initial;
+        self.config.max_backoff = max.max(initial);
+        self
+    }
+
+    /// How long dropping the last handle without `shutdown` may spend
+    /// writing what is queued (default 5 s).
+    pub fn drop_timeout(mut self, timeout: Duration) -> Self {
+        self.config.drop_timeout = timeout;
+        self
+    }
+
+    /// How far a live-tail subscriber may fall behind before it lags
+    /// (default 1,024 activities).
+    pub fn subscriber_capacity(mut self, capacity: usize) -> Self {
+        self.config.subscriber_capacity = capacity.max(1);
+        self
+    }
+
+    /// Replaces the redactor (default: [`Redactor::default`]).
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.config.redactor = redactor;
+        self
+    }
+
+    /// Adds key fragments to redact, on top of the defaults.
+    pub fn redact_keys<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.config.redactor = self.config.redactor.with_keys(keys);
+        self
+    }
+
+    /// Called with every activity the logger gives up on (quarantined or
+    /// failed), from the worker thread. The default logs its id and type
+    /// through `tracing` at error level.
+    pub fn dead_letter(mut self, hook: impl Fn(&Activity, &SinkError) + Send + Sync + 'static) -> Self {
+        let hook: DeadLetterHook = Arc::new(hook);
+        self.config.dead_letter = Some(hook);
+        self
+    }
+
+    /// Starts the worker thread and returns the logger.
+    ///
+    /// Works inside or outside a tokio runtime: the worker runs on its own
+    /// thread with its own runtime, so neither a current-thread runtime nor
+    /// a runtime shutting down can stall it.
+    pub fn build(self) -> ActivityLogger {
+        let sink = self.sink.unwrap_or_else(|| Box::new(MemorySink::new()));
+        ActivityLogger::start(self.config, sink)
+    }
+}

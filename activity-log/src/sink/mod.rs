@@ -1,0 +1,73 @@
+//! Where activities go: the [`Sink`] trait and the sinks shipped in the crate.
+
+mod error;
+mod fanout;
+mod memory;
+
+pub use error::{SinkError, SinkErrorKind};
+pub use fanout::FanoutSink;
+pub use memory::MemorySink;
+
+use crate::Activity;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// A destination for batches of activities.
+///
+/// Implementations must be idempotent by [`Activity::id`]: the logger
+/// retries a batch after a transient error, and a retried batch must not
+/// duplicate what an earlier attempt already wrote. A failed call means
+/// "assume nothing of this batch was written".
+///
+/// Return [`SinkError::transient`] for errors worth retrying (connection
+/// lost, database busy) and [`SinkError::permanent`] for records that can
+/// never be written; the logger then splits the batch to write the good
+/// records and quarantines only the bad one.
+///
+/// ```
+/// use activity_log::{async_trait, Activity, Sink, SinkError};
+///
+/// struct Stdout;
+///
+/// #[async_trait]
+/// impl Sink for Stdout {
+///     async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
+///         for a in batch {
+///             println!("{} {}", a.occurred_at, a.activity_type);
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Sink: Send + Sync + 'static {
+    /// Writes every activity of `batch`, or fails as a whole.
+    async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError>;
+
+    /// A short name for logs and errors.
+    fn name(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+}
+
+#[async_trait]
+impl<S: Sink + ?Sized> Sink for Arc<S> {
+    async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
+        (**self).write_batch(batch).await
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}
+
+#[async_trait]
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
+        (**self).write_batch(batch).await
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}
