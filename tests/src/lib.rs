@@ -1,1 +1,4 @@
-//! Cross-crate integration tests live in this crate's `tests/` targets.
+//! Cross-crate integration tests for activity-log, and the sinks and
+//! helpers they share (in [`sinks`]).
+
+pub mod sinks;

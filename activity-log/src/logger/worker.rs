@@ -62,10 +62,14 @@ impl Worker {
         }
     }
 
-    /// Drains what is queued now, in batches.
+    /// Drains what is queued now, in batches; if a full batch built up
+    /// meanwhile, wakes itself again (after looking at control messages).
     async fn drain_ready(&mut self) {
         let n = self.shared.len();
         self.drain(n).await;
+        if self.shared.len() >= self.shared.config.batch_size {
+            self.shared.batch_ready.notify_one();
+        }
     }
 
     async fn drain(&mut self, mut n: usize) {
