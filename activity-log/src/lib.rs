@@ -46,6 +46,9 @@ mod context;
 mod error;
 mod global;
 mod logger;
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod redact;
 mod sink;
 
