@@ -49,6 +49,7 @@ mod logger;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub mod query;
 mod redact;
 mod sink;
 

@@ -1,4 +1,5 @@
 //! Cross-crate integration tests for activity-log, and the sinks and
 //! helpers they share (in [`sinks`]).
 
+pub mod conformance;
 pub mod sinks;

@@ -101,6 +101,27 @@ impl MemorySink {
         self.filter(|a| a.actor.as_ref().is_some_and(|x| x.id.as_deref() == Some(actor_id)))
     }
 
+    /// Runs `f` over the activities written so far, without copying them.
+    pub(crate) fn with_activities<R>(&self, f: impl FnOnce(&[Activity]) -> R) -> R {
+        f(&self.state().activities)
+    }
+
+    /// Keeps only the activities for which `keep` holds; returns how many
+    /// went.
+    pub(crate) fn retain(&self, keep: impl Fn(&Activity) -> bool) -> usize {
+        let mut state = self.state();
+        let State { activities, ids } = &mut *state;
+        let before = activities.len();
+        activities.retain(|a| {
+            let kept = keep(a);
+            if !kept {
+                ids.remove(&a.id);
+            }
+            kept
+        });
+        before - activities.len()
+    }
+
     /// Forgets everything written so far.
     pub fn clear(&self) {
         let mut state = self.state();
