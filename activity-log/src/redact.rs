@@ -4,6 +4,7 @@
 //! so a secret never reaches the queue, a subscriber or a store.
 
 use crate::Activity;
+use aho_corasick::AhoCorasick;
 use serde_json::{Map, Value};
 
 /// What a redacted value is replaced with.
@@ -50,6 +51,9 @@ pub const DEFAULT_SENSITIVE_KEYS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct Redactor {
     fragments: Vec<String>,
+    /// All fragments in one automaton: one pass over a key instead of one
+    /// substring search per fragment.
+    matcher: Option<AhoCorasick>,
     mask_credentials: bool,
 }
 
@@ -67,15 +71,12 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Self {
-            fragments: fragments.into_iter().map(|f| normalize(f.as_ref())).filter(|f| !f.is_empty()).collect(),
-            mask_credentials: true,
-        }
+        Self { fragments: Vec::new(), matcher: None, mask_credentials: true }.with_keys(fragments)
     }
 
     /// A redactor that changes nothing.
     pub fn disabled() -> Self {
-        Self { fragments: Vec::new(), mask_credentials: false }
+        Self { fragments: Vec::new(), matcher: None, mask_credentials: false }
     }
 
     /// Adds key fragments to the set.
@@ -85,6 +86,17 @@ impl Redactor {
         S: AsRef<str>,
     {
         self.fragments.extend(fragments.into_iter().map(|f| normalize(f.as_ref())).filter(|f| !f.is_empty()));
+        self.matcher = if self.fragments.is_empty() {
+            None
+        } else {
+            // Building can only fail for automata far larger than a list of
+            // key names; without one, nothing is matched and a warning says so.
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&self.fragments)
+                .inspect_err(|e| tracing::error!(error = %e, "redaction keys could not be compiled"))
+                .ok()
+        };
         self
     }
 
@@ -96,44 +108,54 @@ impl Redactor {
 
     /// Whether `key` names a sensitive value.
     pub fn is_sensitive_key(&self, key: &str) -> bool {
-        if self.fragments.is_empty() {
-            return false;
+        self.is_sensitive(key, &mut String::new())
+    }
+
+    /// [`is_sensitive_key`](Self::is_sensitive_key) with a reusable buffer:
+    /// this runs for every key of every activity.
+    fn is_sensitive(&self, key: &str, buf: &mut String) -> bool {
+        let Some(matcher) = &self.matcher else { return false };
+        if key.bytes().any(is_separator) || !key.is_ascii() {
+            buf.clear();
+            buf.extend(normalized_chars(key));
+            matcher.is_match(buf.as_str())
+        } else {
+            matcher.is_match(key)
         }
-        let key = normalize(key);
-        self.fragments.iter().any(|f| key.contains(f.as_str()))
     }
 
     /// Redacts `activity` in place.
     pub fn redact(&self, activity: &mut Activity) {
-        if self.fragments.is_empty() && !self.mask_credentials {
+        if self.matcher.is_none() && !self.mask_credentials {
             return;
         }
-        self.redact_map(&mut activity.metadata);
+        let buf = &mut String::with_capacity(32);
+        self.redact_map(&mut activity.metadata, buf);
         for (field, change) in activity.changes.iter_mut() {
-            if self.is_sensitive_key(field) {
+            if self.is_sensitive(field, buf) {
                 change.before = redacted_unless_null(&change.before);
                 change.after = redacted_unless_null(&change.after);
             } else {
-                self.redact_value(&mut change.before);
-                self.redact_value(&mut change.after);
+                self.redact_value(&mut change.before, buf);
+                self.redact_value(&mut change.after, buf);
             }
         }
     }
 
-    fn redact_map(&self, map: &mut Map<String, Value>) {
+    fn redact_map(&self, map: &mut Map<String, Value>, buf: &mut String) {
         for (key, value) in map.iter_mut() {
-            if self.is_sensitive_key(key) {
+            if self.is_sensitive(key, buf) {
                 *value = Value::String(REDACTED.to_owned());
             } else {
-                self.redact_value(value);
+                self.redact_value(value, buf);
             }
         }
     }
 
-    fn redact_value(&self, value: &mut Value) {
+    fn redact_value(&self, value: &mut Value, buf: &mut String) {
         match value {
-            Value::Object(map) => self.redact_map(map),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
+            Value::Object(map) => self.redact_map(map, buf),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v, buf)),
             Value::String(s) if self.mask_credentials => {
                 if let Some(masked) = mask_credential(s) {
                     *s = masked;
@@ -153,7 +175,15 @@ fn redacted_unless_null(v: &Value) -> Value {
 }
 
 fn normalize(key: &str) -> String {
-    key.chars().filter(|c| !matches!(c, '-' | '_' | '.' | ' ')).flat_map(char::to_lowercase).collect()
+    normalized_chars(key).collect()
+}
+
+fn normalized_chars(key: &str) -> impl Iterator<Item = char> + '_ {
+    key.chars().filter(|c| !c.is_ascii() || !is_separator(*c as u8)).flat_map(char::to_lowercase)
+}
+
+fn is_separator(b: u8) -> bool {
+    matches!(b, b'-' | b'_' | b'.' | b' ')
 }
 
 /// Masks `Bearer`/`Basic`/`Token` credentials and JWTs; `None` when `s`

@@ -158,14 +158,19 @@ fn check_map(field: &str, map: &Map<String, Value>, depth: usize) -> Result<usiz
     }
     let mut size = 2;
     for (key, value) in map {
-        size += check_str(&format_key(field, "key"), key, MAX_KEY_LEN)? + 4;
+        size += check_key(field, key)? + 4;
         size += check_value(field, value, depth)?;
     }
     Ok(size)
 }
 
-fn format_key(field: &str, what: &str) -> String {
-    format!("{field} ({what})")
+/// Checks a map key; the field is named `<field> (key)`, formatted only on
+/// error (this runs for every key of every activity).
+fn check_key(field: &str, key: &str) -> Result<usize, ValidationError> {
+    check_str("", key, MAX_KEY_LEN).map_err(|e| match e {
+        ValidationError::TooLong { len, max, .. } => ValidationError::TooLong { field: format!("{field} (key)"), len, max },
+        _ => ValidationError::NulByte { field: format!("{field} (key)") },
+    })
 }
 
 fn check_time(t: &DateTime<Utc>) -> Result<(), ValidationError> {
@@ -212,7 +217,7 @@ pub(crate) fn validate(a: &Activity) -> Result<usize, ValidationError> {
     }
     let mut data = check_map("metadata", &a.metadata, 1)?;
     for (key, change) in &a.changes {
-        data += check_str("changes (key)", key, MAX_KEY_LEN)?;
+        data += check_key("changes", key)?;
         data += check_value("changes", &change.before, 2)?;
         data += check_value("changes", &change.after, 2)?;
     }

@@ -1,17 +1,20 @@
 //! Counters that account for every activity the logger accepted.
 
+use crossbeam_utils::CachePadded;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// Callers touch `logged`, `dropped` and `rejected`; the worker the rest.
+/// Padding keeps the two sides off each other's cache lines.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) logged: AtomicU64,
-    pub(crate) written: AtomicU64,
-    pub(crate) retried: AtomicU64,
+    pub(crate) logged: CachePadded<AtomicU64>,
     pub(crate) dropped: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) written: CachePadded<AtomicU64>,
+    pub(crate) retried: AtomicU64,
     pub(crate) quarantined: AtomicU64,
     pub(crate) failed: AtomicU64,
-    pub(crate) rejected: AtomicU64,
 }
 
 impl Counters {

@@ -3,10 +3,12 @@
 mod error;
 mod fanout;
 mod memory;
+mod null;
 
 pub use error::{SinkError, SinkErrorKind};
 pub use fanout::FanoutSink;
 pub use memory::MemorySink;
+pub use null::NullSink;
 
 use crate::Activity;
 use async_trait::async_trait;
