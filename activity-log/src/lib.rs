@@ -62,7 +62,7 @@ pub use error::{Error, Result};
 pub use global::{current, log, log_async, set_global, try_log_async, unlogged_count, with_current};
 pub use logger::{ActivityLogger, ActivityLoggerBuilder, DeadLetterHook, OverflowPolicy, ShutdownReport, Stats};
 pub use redact::{Redactor, DEFAULT_SENSITIVE_KEYS, REDACTED};
-pub use sink::{FanoutSink, MemorySink, Sink, SinkError, SinkErrorKind};
+pub use sink::{FanoutSink, MemorySink, NullSink, Sink, SinkError, SinkErrorKind};
 
 pub(crate) use activity::validate;
 
