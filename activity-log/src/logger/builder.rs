@@ -2,6 +2,7 @@
 
 use super::config::{Config, DeadLetterHook, OverflowPolicy};
 use super::ActivityLogger;
+use crate::query::{ActivityStore, RetainingSink, RetentionTask};
 use crate::{Activity, MemorySink, Redactor, Sink, SinkError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use std::time::Duration;
 pub struct ActivityLoggerBuilder {
     config: Config,
     sink: Option<Box<dyn Sink>>,
+    retention: Option<(Arc<dyn ActivityStore>, Duration, Duration)>,
 }
 
 impl std::fmt::Debug for ActivityLoggerBuilder {
@@ -132,13 +134,39 @@ impl ActivityLoggerBuilder {
         self
     }
 
+    /// Deletes activities older than `max_age` from `store` every
+    /// `interval` (first when the logger starts), on a background thread
+    /// that stops with the logger; see [`RetentionTask`]. The usual horizon
+    /// is [`DEFAULT_RETENTION`](crate::query::DEFAULT_RETENTION), 90 days.
+    ///
+    /// ```
+    /// use activity_log::query::DEFAULT_RETENTION;
+    /// use activity_log::{ActivityLogger, MemorySink};
+    /// use std::time::Duration;
+    ///
+    /// let store = MemorySink::new();
+    /// let logger = ActivityLogger::builder()
+    ///     .sink(store.clone())
+    ///     .retention(store, DEFAULT_RETENTION, Duration::from_secs(3600))
+    ///     .build();
+    /// # drop(logger);
+    /// ```
+    pub fn retention(mut self, store: impl ActivityStore, max_age: Duration, interval: Duration) -> Self {
+        self.retention = Some((Arc::new(store), max_age, interval));
+        self
+    }
+
     /// Starts the worker thread and returns the logger.
     ///
     /// Works inside or outside a tokio runtime: the worker runs on its own
     /// thread with its own runtime, so neither a current-thread runtime nor
     /// a runtime shutting down can stall it.
     pub fn build(self) -> ActivityLogger {
-        let sink = self.sink.unwrap_or_else(|| Box::new(MemorySink::new()));
+        let mut sink = self.sink.unwrap_or_else(|| Box::new(MemorySink::new()));
+        if let Some((store, max_age, interval)) = self.retention {
+            // The worker owns the sink: the task stops when the worker ends.
+            sink = Box::new(RetainingSink { sink, task: RetentionTask::start(store, max_age, interval) });
+        }
         ActivityLogger::start(self.config, sink)
     }
 }

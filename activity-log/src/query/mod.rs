@@ -22,6 +22,7 @@ pub use error::QueryError;
 pub use export::{ExportFormat, CSV_COLUMNS};
 pub use filter::{ActivityFilter, MetadataValue, Order};
 pub use page::{Cursor, Page, PagePosition, PageRequest, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub(crate) use retention::RetainingSink;
 pub use retention::{RetentionTask, DEFAULT_RETENTION, RETENTION_CHUNK};
 pub use stats::{ActivityStats, Bucket, StatsRequest};
 

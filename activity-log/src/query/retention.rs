@@ -2,6 +2,8 @@
 //! background task.
 
 use super::ActivityStore;
+use crate::{Activity, Sink, SinkError};
+use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -91,5 +93,29 @@ impl Drop for RetentionTask {
     /// Signals the task to stop without waiting for it.
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+    }
+}
+
+/// A sink that owns a retention task, so that the task lives exactly as
+/// long as the logger's worker.
+pub(crate) struct RetainingSink {
+    pub(crate) sink: Box<dyn Sink>,
+    pub(crate) task: RetentionTask,
+}
+
+#[async_trait]
+impl Sink for RetainingSink {
+    async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
+        self.sink.write_batch(batch).await
+    }
+
+    fn name(&self) -> &str {
+        self.sink.name()
+    }
+}
+
+impl Drop for RetainingSink {
+    fn drop(&mut self) {
+        let _ = self.task.stop.send(true);
     }
 }

@@ -19,7 +19,7 @@ mod seed;
 
 pub use checks::*;
 pub use expect::*;
-pub use seed::{seed, Dataset, ACTIVITY_TYPES, SEED_SIZE, TENANTS};
+pub use seed::{make_dataset, seed, Dataset, ACTIVITY_TYPES, SEED_SIZE, TENANTS};
 
 use activity_log::query::ActivityStore;
 use activity_log::Sink;
