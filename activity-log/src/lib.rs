@@ -55,6 +55,7 @@ mod sink;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
+mod spool;
 
 pub use activity::{
     limits, Activity, ActivityBuilder, Actor, ActorKind, Change, IntoActivity, Outcome, Severity, Target,

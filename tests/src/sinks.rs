@@ -70,3 +70,41 @@ impl Sink for FlakySink {
         self.inner.write_batch(batch).await
     }
 }
+
+/// Fails transiently while `up` is false; otherwise writes to `inner` and
+/// records every id it was given (duplicates included), to prove that
+/// nothing is written twice.
+#[derive(Debug, Default)]
+pub struct SwitchSink {
+    pub up: std::sync::atomic::AtomicBool,
+    pub inner: MemorySink,
+    pub ids: std::sync::Mutex<Vec<activity_log::Uuid>>,
+}
+
+impl SwitchSink {
+    pub fn down() -> Self {
+        Self::default()
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Relaxed);
+    }
+
+    /// Ids written more than once.
+    pub fn duplicates(&self) -> usize {
+        let ids = self.ids.lock().expect("ids");
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        ids.len() - distinct.len()
+    }
+}
+
+#[async_trait]
+impl Sink for SwitchSink {
+    async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
+        if !self.up.load(Relaxed) {
+            return Err(SinkError::transient("connection refused"));
+        }
+        self.ids.lock().expect("ids").extend(batch.iter().map(|a| a.id));
+        self.inner.write_batch(batch).await
+    }
+}

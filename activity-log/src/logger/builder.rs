@@ -1,9 +1,10 @@
 //! Configuring and starting an [`ActivityLogger`].
 
-use super::config::{Config, DeadLetterHook, OverflowPolicy};
+use super::config::{Config, DeadLetterHook, OverflowPolicy, SpillConfig};
 use super::ActivityLogger;
 use crate::query::{ActivityStore, RetainingSink, RetentionTask};
 use crate::{Activity, MemorySink, Redactor, Sink, SinkError};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,6 +154,42 @@ impl ActivityLoggerBuilder {
     /// ```
     pub fn retention(mut self, store: impl ActivityStore, max_age: Duration, interval: Duration) -> Self {
         self.retention = Some((Arc::new(store), max_age, interval));
+        self
+    }
+
+    /// Makes the logger lossless when the queue overflows or the sink is
+    /// down: activities go to an append-only spool in `dir` (checksummed,
+    /// fsynced in groups) and are replayed in order when the sink takes
+    /// writes again — also by the next process opened on the same `dir`
+    /// after a crash. Sets the overflow policy to [`OverflowPolicy::Spill`].
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("spool-doc-{}", std::process::id()));
+    /// let logger = activity_log::ActivityLogger::builder().spill_dir(&dir).build();
+    /// # drop(logger); let _ = std::fs::remove_dir_all(&dir);
+    /// ```
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.spill = Some(SpillConfig::new(dir.into()));
+        self.config.overflow = OverflowPolicy::Spill;
+        self
+    }
+
+    /// The most the spool may hold on disk (default 1 GiB); beyond it,
+    /// activities are dropped and counted. Needs [`spill_dir`](Self::spill_dir) first.
+    pub fn spool_max_bytes(mut self, bytes: u64) -> Self {
+        if let Some(spill) = &mut self.config.spill {
+            spill.max_bytes = bytes;
+        }
+        self
+    }
+
+    /// How long the sink may keep failing before batches are spilled to
+    /// disk instead of being retried in memory (default 2 s). Needs
+    /// [`spill_dir`](Self::spill_dir) first.
+    pub fn spill_after(mut self, after: Duration) -> Self {
+        if let Some(spill) = &mut self.config.spill {
+            spill.after = after;
+        }
         self
     }
 

@@ -2,6 +2,7 @@
 
 use crate::{Activity, Redactor, SinkError};
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,12 @@ pub enum OverflowPolicy {
     /// `log_async` never blocks. The default.
     #[default]
     DropNewest,
+    /// Append the activity to the on-disk spool (see
+    /// [`ActivityLoggerBuilder::spill_dir`](crate::ActivityLoggerBuilder::spill_dir)),
+    /// to be written when the worker catches up; `log_async` does not wait
+    /// for the sink. The default once a spill directory is configured. When
+    /// the spool is full too, the activity is dropped and counted.
+    Spill,
     /// Block the calling thread until there is room. For producer threads
     /// outside async code; in async code use
     /// [`ActivityLogger::log`](crate::ActivityLogger::log)`.await`, which
@@ -38,6 +45,24 @@ pub(crate) struct Config {
     pub(crate) subscriber_capacity: usize,
     pub(crate) redactor: Redactor,
     pub(crate) dead_letter: Option<DeadLetterHook>,
+    pub(crate) spill: Option<SpillConfig>,
+}
+
+/// Where and how much to spill.
+#[derive(Debug, Clone)]
+pub(crate) struct SpillConfig {
+    pub(crate) dir: PathBuf,
+    pub(crate) max_bytes: u64,
+    pub(crate) segment_bytes: u64,
+    /// How long the sink may fail before batches go to the spool instead of
+    /// being retried in memory.
+    pub(crate) after: Duration,
+}
+
+impl SpillConfig {
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        Self { dir, max_bytes: 1 << 30, segment_bytes: 16 << 20, after: Duration::from_secs(2) }
+    }
 }
 
 impl Default for Config {
@@ -55,6 +80,7 @@ impl Default for Config {
             subscriber_capacity: 1024,
             redactor: Redactor::default(),
             dead_letter: None,
+            spill: None,
         }
     }
 }
@@ -68,6 +94,7 @@ impl fmt::Debug for Config {
             .field("batch_timeout", &self.batch_timeout)
             .field("overflow", &self.overflow)
             .field("max_retries", &self.max_retries)
+            .field("spill", &self.spill)
             .finish_non_exhaustive()
     }
 }

@@ -12,6 +12,7 @@ pub use config::{DeadLetterHook, OverflowPolicy};
 pub use stats::{ShutdownReport, Stats};
 
 use crate::context::fill_from_current;
+use crate::spool::Spool;
 use crate::{validate, Error, IntoActivity, MemorySink, Result, Sink};
 use config::Config;
 use queue::{Queued, Shared};
@@ -79,11 +80,35 @@ impl ActivityLogger {
         (Self::builder().sink(sink.clone()).build(), sink)
     }
 
-    pub(crate) fn start(config: Config, sink: Box<dyn Sink>) -> Self {
-        let shared = Arc::new(Shared::new(config));
+    pub(crate) fn start(mut config: Config, sink: Box<dyn Sink>) -> Self {
+        let (spool, recovered) = match &config.spill {
+            Some(spill) => match Spool::open(&spill.dir, spill.max_bytes, spill.segment_bytes) {
+                Ok((spool, recovered)) => (Some(spool), recovered.records),
+                Err(e) => {
+                    tracing::error!(
+                        dir = %spill.dir.display(), error = %e,
+                        "activity spool could not be opened; logging without it (overflow drops and counts)"
+                    );
+                    if config.overflow == OverflowPolicy::Spill {
+                        config.overflow = OverflowPolicy::DropNewest;
+                    }
+                    (None, 0)
+                }
+            },
+            None => (None, 0),
+        };
+        let shared = Arc::new(Shared::new(config, spool));
+        Counters::add(&shared.counters.recovered, recovered as usize);
+        Counters::add(&shared.counters.spilled_in, recovered as usize);
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (deadline_tx, deadline_rx) = watch::channel(None);
-        let worker = Worker { shared: shared.clone(), sink, control: control_rx, deadline: deadline_rx };
+        let worker = Worker {
+            shared: shared.clone(),
+            sink,
+            control: control_rx,
+            deadline: deadline_rx,
+            health: Default::default(),
+        };
         let thread = std::thread::Builder::new().name("activity-log-worker".into()).spawn(move || {
             match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime.block_on(worker.run()),

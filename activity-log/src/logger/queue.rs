@@ -3,6 +3,7 @@
 
 use super::config::{Config, OverflowPolicy};
 use super::stats::Counters;
+use crate::spool::Spool;
 use crate::Activity;
 use crossbeam_queue::ArrayQueue;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::*};
@@ -34,10 +35,12 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     warned_full: AtomicBool,
     pub(crate) subscribers: broadcast::Sender<Activity>,
+    pub(crate) spool: Option<Spool>,
+    warned_spool: AtomicBool,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config) -> Self {
+    pub(crate) fn new(config: Config, spool: Option<Spool>) -> Self {
         let (subscribers, _) = broadcast::channel(config.subscriber_capacity.max(1));
         Self {
             queue: ArrayQueue::new(config.queue_capacity.max(1)),
@@ -53,6 +56,8 @@ impl Shared {
             closed: AtomicBool::new(false),
             warned_full: AtomicBool::new(false),
             subscribers,
+            spool,
+            warned_spool: AtomicBool::new(false),
         }
     }
 
@@ -83,6 +88,31 @@ impl Shared {
         match self.config.overflow {
             OverflowPolicy::DropNewest => self.try_push(item).map_err(|_| self.drop_full()),
             OverflowPolicy::Wait => self.push_blocking(item),
+            OverflowPolicy::Spill => match self.try_push(item) {
+                Ok(()) => Ok(()),
+                Err(item) => match self.spill(std::slice::from_ref(&item.activity)) {
+                    Ok(()) => Ok(()),
+                    Err(()) => Err(self.drop_full()),
+                },
+            },
+        }
+    }
+
+    /// Appends `activities` to the spool, counting them; `Err` when there is
+    /// no spool or it refused them (full, or an I/O error, warned once).
+    pub(crate) fn spill(&self, activities: &[Activity]) -> Result<(), ()> {
+        let Some(spool) = &self.spool else { return Err(()) };
+        match spool.append(activities) {
+            Ok(()) => {
+                Counters::add(&self.counters.spilled_in, activities.len());
+                Ok(())
+            }
+            Err(e) => {
+                if !self.warned_spool.swap(true, Relaxed) {
+                    tracing::error!(error = %e, "activity spool refused activities (this error is shown once)");
+                }
+                Err(())
+            }
         }
     }
 

@@ -15,6 +15,13 @@ pub(crate) struct Counters {
     pub(crate) retried: AtomicU64,
     pub(crate) quarantined: AtomicU64,
     pub(crate) failed: AtomicU64,
+    /// Activities appended to the spool (by callers or the worker), and
+    /// found there at start.
+    pub(crate) spilled_in: AtomicU64,
+    /// Activities that left the spool: written, quarantined or failed.
+    pub(crate) spilled_out: AtomicU64,
+    pub(crate) recovered: AtomicU64,
+    pub(crate) corrupt: AtomicU64,
 }
 
 impl Counters {
@@ -29,6 +36,9 @@ impl Counters {
         let dropped = self.dropped.load(Relaxed);
         let quarantined = self.quarantined.load(Relaxed);
         let failed = self.failed.load(Relaxed);
+        let spilled_out = self.spilled_out.load(Relaxed);
+        let spooled = self.spilled_in.load(Relaxed).saturating_sub(spilled_out);
+        let recovered = self.recovered.load(Relaxed);
         let logged = self.logged.load(Relaxed);
         Stats {
             logged,
@@ -38,7 +48,10 @@ impl Counters {
             quarantined,
             failed,
             rejected: self.rejected.load(Relaxed),
-            queued: logged.saturating_sub(written + dropped + quarantined + failed),
+            spooled,
+            recovered,
+            spool_corrupt: self.corrupt.load(Relaxed),
+            queued: (logged + recovered).saturating_sub(written + dropped + quarantined + failed + spooled),
         }
     }
 }
@@ -46,7 +59,9 @@ impl Counters {
 /// A snapshot of the logger's counters.
 ///
 /// Every accepted activity is in exactly one place:
-/// `written + dropped + quarantined + failed + queued == logged`.
+/// `written + dropped + quarantined + failed + spooled + queued == logged + recovered`
+/// (`recovered` is what a previous process left in the spool; without a
+/// spool, `spooled` and `recovered` are 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
 pub struct Stats {
@@ -66,15 +81,29 @@ pub struct Stats {
     /// Activities refused before queueing (invalid, or the logger closed);
     /// not part of `logged`.
     pub rejected: u64,
-    /// Activities queued or being written right now.
+    /// Activities in the on-disk spool now, waiting to be replayed.
+    pub spooled: u64,
+    /// Activities found in the spool when the logger started (left by a
+    /// previous process).
+    pub recovered: u64,
+    /// Spool segments that ended in a torn or corrupt record (a process
+    /// killed mid-write); the intact records before it were replayed.
+    pub spool_corrupt: u64,
+    /// Activities queued in memory or being written right now.
     pub queued: u64,
 }
 
 impl Stats {
-    /// Activities accepted but not written: dropped, quarantined, failed or
-    /// still queued.
+    /// Activities accepted (or recovered) but not written: dropped,
+    /// quarantined, failed, spooled or still queued.
     pub fn unwritten(&self) -> u64 {
-        self.logged - self.written
+        (self.logged + self.recovered).saturating_sub(self.written)
+    }
+
+    /// Activities accepted but lost: dropped, quarantined or failed (the
+    /// spooled ones are safe on disk).
+    pub fn lost(&self) -> u64 {
+        self.dropped + self.quarantined + self.failed
     }
 }
 
@@ -85,7 +114,9 @@ impl Stats {
 pub struct ShutdownReport {
     /// The counters after the final flush.
     pub stats: Stats,
-    /// Activities that were accepted but never written (`stats.unwritten()`).
+    /// Activities that were accepted but not written (`stats.unwritten()`),
+    /// including those safe in the spool (`stats.spooled`), which the next
+    /// logger opened on the same spill directory replays.
     pub unwritten: u64,
     /// Whether the deadline passed before everything was written.
     pub timed_out: bool,

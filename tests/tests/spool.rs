@@ -1,0 +1,223 @@
+//! Lossless delivery: activities spill to disk when the queue is full or the
+//! sink is down, and are replayed in order — also after the process is
+//! killed.
+
+use activity_log::{Activity, ActivityLogger, OverflowPolicy, Stats};
+use activity_log_tests::sinks::{SlowSink, SwitchSink};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn assert_identity(s: &Stats) {
+    assert_eq!(
+        s.written + s.dropped + s.quarantined + s.failed + s.spooled + s.queued,
+        s.logged + s.recovered,
+        "{s:?}"
+    );
+}
+
+fn spool_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.filter(|e| e.is_ok()).count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_down_then_up_loses_nothing_and_writes_nothing_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Arc::new(SwitchSink::down());
+    let logger = ActivityLogger::builder()
+        .sink(sink.clone())
+        .spill_dir(dir.path())
+        .spill_after(Duration::from_millis(50))
+        .backoff(Duration::from_millis(5), Duration::from_millis(50))
+        .queue_capacity(1_000)
+        .batch_size(200)
+        .build();
+    let mut latencies = Vec::with_capacity(20_000);
+    for i in 0..20_000 {
+        let started = Instant::now();
+        logger.log_async(Activity::new("call_created").target("call", i));
+        latencies.push(started.elapsed());
+    }
+    logger.flush().await.expect("flush");
+    let s = logger.stats();
+    assert_identity(&s);
+    assert_eq!((s.written, s.lost()), (0, 0), "{s:?}");
+    assert_eq!(s.spooled, 20_000, "{s:?}");
+    latencies.sort();
+    println!(
+        "log_async while the sink was down: p50 {:?}, p99 {:?}, max {:?}",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 99 / 100],
+        latencies[latencies.len() - 1]
+    );
+
+    sink.set_up(true);
+    logger.flush().await.expect("flush");
+    let s = logger.stats();
+    assert_identity(&s);
+    assert_eq!((s.written, s.spooled, s.lost()), (20_000, 0, 0), "{s:?}");
+    assert_eq!(sink.inner.len(), 20_000);
+    assert_eq!(sink.duplicates(), 0);
+    assert_eq!(spool_files(dir.path()), 1, "replayed segments are deleted; only the empty active one is left");
+    let report = logger.shutdown(Duration::from_secs(5)).await;
+    assert!(report.is_complete(), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_spills_instead_of_dropping() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = SlowSink { inner: Default::default(), delay: Duration::from_millis(2) };
+    let logger =
+        ActivityLogger::builder().sink(sink.clone()).spill_dir(dir.path()).queue_capacity(100).batch_size(100).build();
+    for i in 0..10_000 {
+        logger.log_async(Activity::new("chat_message").target("chat", i));
+    }
+    let s = logger.stats();
+    assert!(s.spooled > 0, "a 100-slot queue behind a slow sink must spill: {s:?}");
+    assert_identity(&s);
+    logger.flush().await.expect("flush");
+    let s = logger.stats();
+    assert_eq!((s.written, s.dropped, s.spooled), (10_000, 0, 0), "{s:?}");
+    assert_eq!(sink.inner.len(), 10_000);
+}
+
+#[tokio::test]
+async fn a_full_spool_drops_and_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logger = ActivityLogger::builder()
+        .sink(SwitchSink::down())
+        .spill_dir(dir.path())
+        .spool_max_bytes(20_000)
+        .spill_after(Duration::ZERO)
+        .queue_capacity(10)
+        .overflow(OverflowPolicy::Spill)
+        .build();
+    for i in 0..1_000 {
+        logger.log_async(Activity::new("call_created").target("call", i));
+    }
+    logger.flush().await.expect("flush");
+    let s = logger.stats();
+    assert_identity(&s);
+    assert!(s.spooled > 0 && s.spooled < 200, "{s:?}");
+    assert_eq!(s.spooled + s.dropped + s.failed, 1_000, "{s:?}");
+}
+
+#[tokio::test]
+async fn the_next_logger_on_the_same_spool_replays_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let logger = ActivityLogger::builder()
+            .sink(SwitchSink::down())
+            .spill_dir(dir.path())
+            .spill_after(Duration::from_millis(20))
+            .build();
+        for i in 0..5_000 {
+            logger.log_async(Activity::new("agent_login").target("agent", i));
+        }
+        let report = logger.shutdown(Duration::from_millis(500)).await;
+        assert_eq!((report.stats.spooled, report.stats.lost()), (5_000, 0), "{report:?}");
+        assert_eq!(report.unwritten, 5_000, "spooled activities are unwritten, but safe");
+    }
+    let sink = Arc::new(SwitchSink::down());
+    sink.set_up(true);
+    let logger = ActivityLogger::builder().sink(sink.clone()).spill_dir(dir.path()).build();
+    assert_eq!(logger.stats().recovered, 5_000);
+    logger.flush().await.expect("flush");
+    let s = logger.stats();
+    assert_identity(&s);
+    assert_eq!((s.written, s.spooled, s.logged), (5_000, 0, 0), "{s:?}");
+    assert_eq!(sink.duplicates(), 0);
+    // Replay keeps the spool's order.
+    let types: Vec<_> = sink.inner.activities().iter().map(|a| a.target.clone().and_then(|t| t.id)).collect();
+    let expected: Vec<_> = (0..5_000).map(|i: i32| Some(i.to_string())).collect();
+    assert_eq!(types, expected);
+}
+
+const CHILD_DIR: &str = "ACTIVITY_LOG_SPOOL_CHILD_DIR";
+const CHILD_EVENTS: u64 = 3_000;
+
+/// Not a test on its own: the body of the child process that
+/// `killed_process_spool_is_replayed` starts and kills.
+#[tokio::test]
+async fn child_process_logging_into_a_spool() {
+    let Ok(dir) = std::env::var(CHILD_DIR) else { return };
+    let dir = std::path::PathBuf::from(dir);
+    let logger = ActivityLogger::builder()
+        .sink(SwitchSink::down())
+        .spill_dir(dir.join("spool"))
+        .spill_after(Duration::from_millis(20))
+        .build();
+    for i in 0..CHILD_EVENTS {
+        logger.log_async(Activity::new("call_created").target("call", i));
+    }
+    logger.flush().await.expect("flush");
+    let mut count = std::fs::File::create(dir.join("logged")).expect("count file");
+    write!(count, "{}", logger.stats().logged).expect("write count");
+    count.sync_all().expect("fsync count");
+    // Keep logging until killed: some of these are in the spool, some may be torn.
+    for i in CHILD_EVENTS.. {
+        logger.log_async(Activity::new("call_created").target("call", i));
+        if i.is_multiple_of(1_000) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn killed_process_spool_is_replayed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "child_process_logging_into_a_spool", "--nocapture"])
+        .env(CHILD_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("child");
+    let count_file = dir.path().join("logged");
+    let started = Instant::now();
+    while std::fs::read_to_string(&count_file).map_or(true, |s| s.is_empty()) {
+        assert!(started.elapsed() < Duration::from_secs(60), "the child never reported");
+        if let Some(status) = child.try_wait().expect("child status") {
+            panic!("the child exited early: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let reported: u64 = std::fs::read_to_string(&count_file).expect("count").parse().expect("number");
+    assert_eq!(reported, CHILD_EVENTS);
+
+    // Tear the newest segment's last record, as a crash mid-write would.
+    let spool = dir.path().join("spool");
+    let mut segments: Vec<_> = std::fs::read_dir(&spool).expect("spool").map(|e| e.expect("entry").path()).collect();
+    segments.sort();
+    let newest = segments.iter().rev().find(|p| std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false));
+    let torn = match newest {
+        Some(path) => {
+            let mut f = std::fs::OpenOptions::new().append(true).open(path).expect("segment");
+            f.write_all(&[200, 1, 0, 0, 7, 7]).expect("torn bytes");
+            true
+        }
+        None => false,
+    };
+
+    let sink = Arc::new(SwitchSink::down());
+    sink.set_up(true);
+    let logger = ActivityLogger::builder().sink(sink.clone()).spill_dir(&spool).build();
+    logger.flush().await.expect("flush");
+    let s = logger.stats();
+    assert_identity(&s);
+    assert_eq!(sink.duplicates(), 0);
+    let written: std::collections::HashSet<u64> = sink
+        .inner
+        .activities()
+        .iter()
+        .map(|a| a.target.as_ref().and_then(|t| t.id.as_deref()).and_then(|id| id.parse().ok()).expect("call id"))
+        .collect();
+    assert!((0..CHILD_EVENTS).all(|i| written.contains(&i)), "every event logged before the report was replayed");
+    assert_eq!(s.written, s.recovered, "{s:?}");
+    if torn {
+        assert_eq!(s.spool_corrupt, 1, "{s:?}");
+    }
+    println!("replayed {} events from the killed process ({} before its report)", s.written, CHILD_EVENTS);
+}
