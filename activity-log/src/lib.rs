@@ -50,6 +50,9 @@ mod logger;
 #[path = "private.rs"]
 pub mod __private;
 pub mod query;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod redact;
 mod sink;
 #[cfg(feature = "sqlite")]

@@ -2,4 +2,6 @@
 //! helpers they share (in [`sinks`]).
 
 pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod sinks;

@@ -1,0 +1,255 @@
+//! The PostgreSQL sink and store: the production home of an activity log,
+//! shared by many instances of an application and holding months of data.
+//!
+//! ```no_run
+//! use activity_log::postgres::PostgresSink;
+//! use activity_log::query::{ActivityFilter, ActivityStore, PageRequest};
+//! use activity_log::{Activity, ActivityLogger};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = PostgresSink::connect("postgres://app@localhost/app").await?;
+//! let logger = ActivityLogger::builder().sink(store.clone()).build();
+//! logger.log_async(Activity::new("call_created").tenant("acme").target("call", 42));
+//! logger.flush().await?;
+//!
+//! let page = store.query(&ActivityFilter::new().tenant("acme").last_hours(24), &PageRequest::first(50)).await?;
+//! assert_eq!(page.items[0].activity_type, "call_created");
+//! # Ok(()) }
+//! ```
+//!
+//! What it does:
+//! - **Schema**: migrations shipped in the crate, applied on connect under
+//!   an advisory lock (several instances may start at once). `uuid` ids,
+//!   `timestamptz`, `jsonb` metadata and changes, `inet` ip where it parses
+//!   (any other ip is kept as text), text columns indexed with the `C`
+//!   collation.
+//! - **Writes**: one `INSERT ... SELECT FROM UNNEST(...)` per batch (a large
+//!   batch is split across the writer's connections), idempotent by
+//!   `ON CONFLICT DO NOTHING` on (occurred_at, id). The writer has its own
+//!   pool of at most [`DEFAULT_WRITER_CONNECTIONS`] connections, opened
+//!   lazily by whichever runtime writes (the logger's worker thread), and
+//!   checked before use: a connection broken by a server restart is a
+//!   transient error, retried on a fresh connection.
+//! - **Partitions** by `occurred_at`, monthly or daily ([`Partitioning`]),
+//!   created ahead on connect and on demand for the times a batch needs;
+//!   retention drops whole partitions older than the horizon and deletes
+//!   rows only in the partition at the edge, or for one tenant.
+//! - **Append-only**: the database refuses `UPDATE`, `TRUNCATE`, and
+//!   `DELETE` outside retention (triggers).
+//! - **Reads**: the full [`ActivityStore`](crate::query::ActivityStore)
+//!   API, each filter served by an index on tenant and time, metadata
+//!   filters by `jsonb` containment; statements are planned with their
+//!   actual parameters (never a generic plan).
+
+mod builder;
+mod error;
+mod migrate;
+mod partition;
+mod read;
+mod store;
+mod write;
+
+pub use builder::{PostgresSinkBuilder, DEFAULT_WRITER_CONNECTIONS};
+pub use migrate::SCHEMA_VERSION;
+pub use partition::Partitioning;
+
+use crate::{Activity, Sink, SinkError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use error::{sink_error, sqlstate};
+use partition::Partitions;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+/// Batches smaller than this are written on one connection.
+const MIN_ROWS_PER_CONNECTION: usize = 256;
+
+/// Writes activities to PostgreSQL and reads them back through
+/// [`ActivityStore`](crate::query::ActivityStore). Cheap to clone (clones
+/// share the pools).
+#[derive(Clone, Debug)]
+pub struct PostgresSink {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    readers: PgPool,
+    writer: PgPool,
+    config: PostgresSinkBuilder,
+    partitions: Partitions,
+}
+
+impl PostgresSink {
+    /// Connects to `url` (e.g. `postgres://app@localhost/app`) with the
+    /// default settings; see [`builder`](Self::builder).
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        PostgresSinkBuilder::default().connect(url).await
+    }
+
+    /// Reads through your application's `pool` and writes through a small
+    /// pool of its own, with the default settings.
+    pub async fn from_pool(pool: PgPool) -> Result<Self, sqlx::Error> {
+        PostgresSinkBuilder::default().from_pool(pool).await
+    }
+
+    /// Configures partitioning and pools.
+    pub fn builder() -> PostgresSinkBuilder {
+        PostgresSinkBuilder::default()
+    }
+
+    pub(crate) async fn open(config: PostgresSinkBuilder, readers: PgPool) -> Result<Self, sqlx::Error> {
+        migrate::run(&readers).await?;
+        // No maintenance task and no connection yet: the pool can be made
+        // here and first used from the logger's own runtime.
+        let writer = PgPoolOptions::new()
+            .max_connections(config.writer_connections)
+            .min_connections(0)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(config.acquire_timeout)
+            .test_before_acquire(true)
+            .connect_lazy_with((*readers.connect_options()).clone());
+        let sink = Self { inner: Arc::new(Inner { readers, writer, config, partitions: Partitions::default() }) };
+        sink.create_partitions_ahead(&sink.inner.readers).await?;
+        Ok(sink)
+    }
+
+    /// The pool reads and retention go through.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.readers
+    }
+
+    /// The partitioning in use.
+    pub fn partitioning(&self) -> Partitioning {
+        self.inner.config.partitioning
+    }
+
+    /// Creates the partitions holding `from` up to `to` (inclusive), e.g.
+    /// before a bulk import of old records. Writes create what they need
+    /// anyway; this only moves the work ahead.
+    pub async fn create_partitions(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        let scheme = self.inner.config.partitioning;
+        let mut starts = std::collections::BTreeSet::new();
+        let mut start = scheme.start_of(from);
+        while start <= to {
+            starts.insert(start);
+            start = scheme.next(start);
+        }
+        self.inner.partitions.create(&self.inner.readers, scheme, &starts).await
+    }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        self.inner.writer.close().await;
+        self.inner.readers.close().await;
+    }
+
+    async fn create_partitions_ahead(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let c = &self.inner.config;
+        self.inner.partitions.create_ahead(pool, c.partitioning, Utc::now(), c.partitions_ahead).await
+    }
+
+    /// Makes sure every partition `batch` needs exists.
+    async fn ensure_partitions(&self, batch: &[Activity]) -> Result<(), sqlx::Error> {
+        let inner = &self.inner;
+        let scheme = inner.config.partitioning;
+        let mut missing = inner.partitions.missing(scheme, batch.iter().map(|a| a.occurred_at));
+        if missing.is_empty() {
+            return Ok(());
+        }
+        // Keep the partitions ahead as time passes, while at it.
+        let mut start = scheme.start_of(Utc::now());
+        for _ in 0..=inner.config.partitions_ahead {
+            missing.insert(start);
+            start = scheme.next(start);
+        }
+        inner.partitions.create(&inner.writer, scheme, &missing).await
+    }
+
+    /// Writes `batch`; returns how many rows were new.
+    async fn write(&self, batch: &[Activity]) -> Result<u64, sqlx::Error> {
+        self.ensure_partitions(batch).await?;
+        match self.insert(batch).await {
+            // 23514 without a constraint: no partition for a row (retention
+            // dropped it meanwhile). Look again and retry once.
+            Err(e) if sqlstate(&e).as_deref() == Some("23514") => {
+                self.inner.partitions.forget();
+                self.ensure_partitions(batch).await?;
+                self.insert(batch).await
+            }
+            other => other,
+        }
+    }
+
+    /// Inserts `batch`, split across the writer's connections when large.
+    async fn insert(&self, batch: &[Activity]) -> Result<u64, sqlx::Error> {
+        let connections = self.inner.config.writer_connections as usize;
+        let parts = (batch.len() / MIN_ROWS_PER_CONNECTION).clamp(1, connections);
+        let writer = &self.inner.writer;
+        if parts == 1 {
+            return write::Columns::new(batch).insert(writer).await;
+        }
+        let per_part = batch.len().div_ceil(parts);
+        let writes = batch.chunks(per_part).map(|part| async move { write::Columns::new(part).insert(writer).await });
+        let mut written = 0;
+        for result in join_all(writes.collect()).await {
+            written += result?;
+        }
+        Ok(written)
+    }
+}
+
+/// Polls every future to completion concurrently, on the current task.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(v) => *output = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+#[async_trait]
+impl Sink for PostgresSink {
+    /// Writes `batch` in one round trip per writer connection, idempotent
+    /// by id. A permanent error names the record the core validation
+    /// refuses (a record changed after it was built), if any.
+    async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(batch).await.map(|_| ()).map_err(|e| {
+            let e = sink_error(e);
+            if e.is_transient() {
+                return e;
+            }
+            match batch.iter().position(|a| a.validate().is_err()) {
+                Some(i) => e.for_record(i),
+                None if batch.len() == 1 => e.for_record(0),
+                None => e,
+            }
+        })
+    }
+
+    fn name(&self) -> &str {
+        "postgres"
+    }
+}

@@ -1,0 +1,140 @@
+//! Batch writes: one `INSERT ... SELECT FROM UNNEST(...)` per batch (one
+//! round trip, one statement prepared once per connection), idempotent by
+//! `ON CONFLICT DO NOTHING` on the primary key (occurred_at, id).
+
+use crate::Activity;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use std::net::IpAddr;
+use uuid::Uuid;
+
+/// The insert: every column arrives as one array parameter.
+pub(crate) const INSERT: &str = "INSERT INTO activities (id, occurred_at, tenant, activity_type, target_kind, \
+     target_id, target_name, actor_kind, actor_id, actor_name, outcome, error, severity, description, \
+     description_folded, metadata, changes, ip, ip_text, user_agent, request_id, trace_id, duration_us, tags) \
+     SELECT u.id, u.occurred_at, u.tenant, u.activity_type, u.target_kind, u.target_id, u.target_name, \
+     u.actor_kind, u.actor_id, u.actor_name, u.outcome, u.error, u.severity, u.description, u.description_folded, \
+     u.metadata::jsonb, u.changes::jsonb, \
+     CASE WHEN u.ip_ok THEN u.ip::inet END, \
+     CASE WHEN u.ip_ok AND host(u.ip::inet) = u.ip THEN NULL ELSE u.ip END, \
+     u.user_agent, u.request_id, u.trace_id, u.duration_us, u.tags::jsonb \
+     FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
+     $16::text[], $17::text[], $18::text[], $19::bool[], $20::text[], $21::text[], $22::text[], $23::int8[], \
+     $24::text[]) AS u(id, occurred_at, tenant, activity_type, target_kind, target_id, target_name, actor_kind, \
+     actor_id, actor_name, outcome, error, severity, description, description_folded, metadata, changes, ip, ip_ok, \
+     user_agent, request_id, trace_id, duration_us, tags) \
+     ON CONFLICT DO NOTHING";
+
+/// A batch as column arrays, ready to bind.
+#[derive(Default)]
+pub(crate) struct Columns<'a> {
+    id: Vec<Uuid>,
+    occurred_at: Vec<DateTime<Utc>>,
+    tenant: Vec<Option<&'a str>>,
+    activity_type: Vec<&'a str>,
+    target_kind: Vec<Option<&'a str>>,
+    target_id: Vec<Option<&'a str>>,
+    target_name: Vec<Option<&'a str>>,
+    actor_kind: Vec<Option<&'static str>>,
+    actor_id: Vec<Option<&'a str>>,
+    actor_name: Vec<Option<&'a str>>,
+    outcome: Vec<&'static str>,
+    error: Vec<Option<&'a str>>,
+    severity: Vec<&'static str>,
+    description: Vec<Option<&'a str>>,
+    description_folded: Vec<Option<String>>,
+    metadata: Vec<Option<String>>,
+    changes: Vec<Option<String>>,
+    ip: Vec<Option<&'a str>>,
+    ip_ok: Vec<bool>,
+    user_agent: Vec<Option<&'a str>>,
+    request_id: Vec<Option<&'a str>>,
+    trace_id: Vec<Option<&'a str>>,
+    duration_us: Vec<Option<i64>>,
+    tags: Vec<Option<String>>,
+}
+
+/// Compact JSON of plain data, which cannot fail to serialise.
+fn json<T: serde::Serialize + ?Sized>(empty: bool, value: &T) -> Option<String> {
+    if empty {
+        None
+    } else {
+        serde_json::to_string(value).ok()
+    }
+}
+
+impl<'a> Columns<'a> {
+    pub(crate) fn new(batch: &'a [Activity]) -> Self {
+        let mut c = Self::default();
+        let n = batch.len();
+        macro_rules! reserve {
+            ($($f:ident),*) => { $(c.$f.reserve_exact(n);)* };
+        }
+        reserve!(id, occurred_at, tenant, activity_type, target_kind, target_id, target_name, actor_kind, actor_id);
+        reserve!(actor_name, outcome, error, severity, description, description_folded, metadata, changes, ip, ip_ok);
+        reserve!(user_agent, request_id, trace_id, duration_us, tags);
+        for a in batch {
+            let target = a.target.as_ref();
+            let actor = a.actor.as_ref();
+            c.id.push(a.id);
+            c.occurred_at.push(a.occurred_at);
+            c.tenant.push(a.tenant.as_deref());
+            c.activity_type.push(&a.activity_type);
+            c.target_kind.push(target.map(|t| t.kind.as_str()));
+            c.target_id.push(target.and_then(|t| t.id.as_deref()));
+            c.target_name.push(target.and_then(|t| t.name.as_deref()));
+            c.actor_kind.push(actor.map(|x| x.kind.as_str()));
+            c.actor_id.push(actor.and_then(|x| x.id.as_deref()));
+            c.actor_name.push(actor.and_then(|x| x.name.as_deref()));
+            c.outcome.push(a.outcome.as_str());
+            c.error.push(a.error.as_deref());
+            c.severity.push(a.severity.as_str());
+            c.description.push(a.description.as_deref());
+            c.description_folded.push(a.description.as_deref().map(str::to_lowercase));
+            c.metadata.push(json(a.metadata.is_empty(), &a.metadata));
+            c.changes.push(json(a.changes.is_empty(), &a.changes));
+            c.ip.push(a.ip.as_deref());
+            c.ip_ok.push(a.ip.as_deref().is_some_and(|ip| ip.parse::<IpAddr>().is_ok()));
+            c.user_agent.push(a.user_agent.as_deref());
+            c.request_id.push(a.request_id.as_deref());
+            c.trace_id.push(a.trace_id.as_deref());
+            c.duration_us.push(a.duration.map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)));
+            c.tags.push(json(a.tags.is_empty(), &a.tags));
+        }
+        c
+    }
+
+    /// Inserts the rows on one connection of `pool` (one implicit
+    /// transaction); returns how many were new.
+    pub(crate) async fn insert(&self, pool: &PgPool) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(INSERT)
+            .bind(&self.id)
+            .bind(&self.occurred_at)
+            .bind(&self.tenant)
+            .bind(&self.activity_type)
+            .bind(&self.target_kind)
+            .bind(&self.target_id)
+            .bind(&self.target_name)
+            .bind(&self.actor_kind)
+            .bind(&self.actor_id)
+            .bind(&self.actor_name)
+            .bind(&self.outcome)
+            .bind(&self.error)
+            .bind(&self.severity)
+            .bind(&self.description)
+            .bind(&self.description_folded)
+            .bind(&self.metadata)
+            .bind(&self.changes)
+            .bind(&self.ip)
+            .bind(&self.ip_ok)
+            .bind(&self.user_agent)
+            .bind(&self.request_id)
+            .bind(&self.trace_id)
+            .bind(&self.duration_us)
+            .bind(&self.tags)
+            .execute(pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,124 @@
+//! PostgreSQL test schemas: each test works in a schema of its own, made
+//! fresh and dropped at the end (also when the test panics), so tests run
+//! in parallel and leave nothing behind.
+//!
+//! The server comes from `DATABASE_URL`. With `CI=true` it defaults to
+//! [`CI_DATABASE_URL`] and an unreachable server fails the test; without
+//! CI and without a reachable server the tests are skipped, saying so once.
+
+use activity_log::postgres::{PostgresSink, PostgresSinkBuilder};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// The server CI starts (`.ci/run`).
+pub const CI_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Says once per test binary why the PostgreSQL tests are skipped (written
+/// to stderr directly, so the test harness does not capture it).
+fn skip(why: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "PostgreSQL tests skipped ({why}): set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+             (or CI=true, which also makes an unreachable server fail) to run them"
+        );
+    });
+}
+
+/// A fresh schema for one test, dropped when this is dropped.
+#[derive(Debug)]
+pub struct TestSchema {
+    /// The schema's name.
+    pub name: String,
+    base: PgConnectOptions,
+}
+
+impl TestSchema {
+    /// Creates a uniquely named schema, or returns `None` (after saying
+    /// why) when no server is configured or reachable outside CI.
+    pub async fn create(label: &str) -> Option<Self> {
+        let url = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if in_ci() => CI_DATABASE_URL.to_owned(),
+            _ => {
+                skip("DATABASE_URL is not set");
+                return None;
+            }
+        };
+        let base = PgConnectOptions::from_str(&url).expect("DATABASE_URL is a valid postgres:// URL");
+        let mut conn = match tokio::time::timeout(Duration::from_secs(10), base.connect()).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) if !in_ci() => {
+                skip(&format!("cannot connect: {e}"));
+                return None;
+            }
+            Err(_) if !in_ci() => {
+                skip("connecting timed out");
+                return None;
+            }
+            Ok(Err(e)) => panic!("CI=true but PostgreSQL at DATABASE_URL is unreachable: {e}"),
+            Err(_) => panic!("CI=true but connecting to PostgreSQL at DATABASE_URL timed out"),
+        };
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let label: String = label.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(30).collect();
+        let name =
+            format!("al_{label}_{}_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed), nanos % 1_000_000)
+                .to_lowercase();
+        conn.execute(format!("CREATE SCHEMA \"{name}\"").as_str()).await.expect("create the test schema");
+        let _ = conn.close().await;
+        Some(Self { name, base })
+    }
+
+    /// Connect options whose `search_path` is this schema.
+    pub fn options(&self) -> PgConnectOptions {
+        self.base.clone().options([("search_path", self.name.as_str())])
+    }
+
+    /// A small pool in this schema.
+    pub async fn pool(&self) -> PgPool {
+        PgPoolOptions::new().max_connections(3).connect_with(self.options()).await.expect("connect to the test schema")
+    }
+
+    /// A sink in this schema, configured by `builder`.
+    pub async fn sink_with(&self, builder: PostgresSinkBuilder) -> PostgresSink {
+        builder.reader_connections(3).connect_with(self.options()).await.expect("PostgresSink connects and migrates")
+    }
+
+    /// A sink in this schema with the default settings.
+    pub async fn sink(&self) -> PostgresSink {
+        self.sink_with(PostgresSink::builder()).await
+    }
+}
+
+impl Drop for TestSchema {
+    /// Drops the schema from a thread of its own (drop cannot await, and
+    /// may run inside a runtime or while unwinding).
+    fn drop(&mut self) {
+        let base = self.base.clone();
+        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
+        let done = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async move {
+                let mut conn: PgConnection = base.connect().await.ok()?;
+                // Wait out connections of the test still closing.
+                conn.execute("SET lock_timeout = '30s'").await.ok()?;
+                conn.execute(sql.as_str()).await.ok()?;
+                conn.close().await.ok()
+            })
+        })
+        .join();
+        if !matches!(done, Ok(Some(()))) {
+            let _ = writeln!(std::io::stderr(), "warning: could not drop test schema {}", self.name);
+        }
+    }
+}
