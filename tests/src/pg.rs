@@ -79,9 +79,15 @@ impl TestSchema {
         Some(Self { name, base })
     }
 
-    /// Connect options whose `search_path` is this schema.
+    /// Connect options whose `search_path` is this schema (and whose
+    /// `application_name` is its name, to find the test's connections).
     pub fn options(&self) -> PgConnectOptions {
-        self.base.clone().options([("search_path", self.name.as_str())])
+        self.base.clone().options([("search_path", self.name.as_str())]).application_name(&self.name)
+    }
+
+    /// A connection outside the schema's pools, e.g. to terminate them.
+    pub async fn admin(&self) -> PgConnection {
+        self.base.connect().await.expect("connect")
     }
 
     /// A small pool in this schema.

@@ -1,7 +1,7 @@
 //! Versioned schema migrations shipped in the crate, applied on connect
 //! under an advisory lock so that several instances can start at once.
 
-use sqlx::PgPool;
+use sqlx::{Executor, PgPool};
 
 /// One schema version.
 struct Migration {
@@ -30,19 +30,19 @@ pub(crate) async fn run(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.activity_log_migrations'))")
         .execute(&mut *tx)
         .await?;
-    sqlx::raw_sql(
+    // Without arguments: the simple query protocol, several statements.
+    tx.execute(
         "CREATE TABLE IF NOT EXISTS activity_log_migrations (
             version     bigint      PRIMARY KEY,
             description text        NOT NULL,
             applied_at  timestamptz NOT NULL DEFAULT now()
         )",
     )
-    .execute(&mut *tx)
     .await?;
     let applied: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM activity_log_migrations").fetch_all(&mut *tx).await?;
     for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-        sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
+        tx.execute(m.sql).await?;
         sqlx::query("INSERT INTO activity_log_migrations (version, description) VALUES ($1, $2)")
             .bind(m.version)
             .bind(m.description)
