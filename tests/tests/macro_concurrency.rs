@@ -22,7 +22,7 @@ async fn place_call(n: u32) -> Result<u32, Busy> {
         tokio::task::yield_now().await;
     }
     tokio::time::sleep(Duration::from_millis(u64::from(n % 5))).await;
-    if n % 10 == 0 {
+    if n.is_multiple_of(10) {
         return Err(Busy(n));
     }
     Ok(n)
@@ -58,7 +58,7 @@ async fn hundred_tasks_with_different_contexts() {
         assert_eq!(a.request_id.as_deref(), Some(format!("req-{n}").as_str()));
         assert_eq!(a.metadata["line"], n % 7);
         assert!(a.duration.unwrap() > Duration::ZERO);
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             assert_eq!((a.outcome, a.error.clone()), (Outcome::Failure, Some(format!("line {n} is busy"))));
         } else {
             assert_eq!((a.outcome, a.error.as_deref()), (Outcome::Success, None));
