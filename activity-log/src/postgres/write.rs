@@ -1,6 +1,12 @@
 //! Batch writes: one `INSERT ... SELECT FROM UNNEST(...)` per batch (one
-//! round trip, one statement prepared once per connection), idempotent by
-//! `ON CONFLICT DO NOTHING` on the primary key (occurred_at, id).
+//! round trip, one statement prepared once per connection), idempotent on
+//! the primary key (occurred_at, id).
+//!
+//! A plain insert is tried first: speculative insertion (`ON CONFLICT`)
+//! costs the server extra work per row, and replays are rare. If any row
+//! already exists the whole statement fails with a unique violation,
+//! writing nothing, and the batch is written again with
+//! `ON CONFLICT DO NOTHING`.
 
 use crate::Activity;
 use chrono::{DateTime, Utc};
@@ -9,7 +15,9 @@ use std::net::IpAddr;
 use uuid::Uuid;
 
 /// The insert: every column arrives as one array parameter.
-pub(crate) const INSERT: &str = "INSERT INTO activities (id, occurred_at, tenant, activity_type, target_kind, \
+macro_rules! insert_sql {
+    ($tail:literal) => {
+        concat!("INSERT INTO activities (id, occurred_at, tenant, activity_type, target_kind, \
      target_id, target_name, actor_kind, actor_id, actor_name, outcome, error, severity, description, \
      description_folded, metadata, changes, ip, ip_text, user_agent, request_id, trace_id, duration_us, tags) \
      SELECT u.id, u.occurred_at, u.tenant, u.activity_type, u.target_kind, u.target_id, u.target_name, \
@@ -23,8 +31,15 @@ pub(crate) const INSERT: &str = "INSERT INTO activities (id, occurred_at, tenant
      $16::text[], $17::text[], $18::text[], $19::bool[], $20::text[], $21::text[], $22::text[], $23::int8[], \
      $24::text[]) AS u(id, occurred_at, tenant, activity_type, target_kind, target_id, target_name, actor_kind, \
      actor_id, actor_name, outcome, error, severity, description, description_folded, metadata, changes, ip, ip_ok, \
-     user_agent, request_id, trace_id, duration_us, tags) \
-     ON CONFLICT DO NOTHING";
+     user_agent, request_id, trace_id, duration_us, tags)", $tail)
+    };
+}
+
+/// The fast path: fails as a whole if a row exists.
+const INSERT: &str = insert_sql!("");
+
+/// The replay path: skips rows that exist.
+const INSERT_OR_SKIP: &str = insert_sql!(" ON CONFLICT DO NOTHING");
 
 /// A batch as column arrays, ready to bind.
 #[derive(Default)]
@@ -108,7 +123,16 @@ impl<'a> Columns<'a> {
     /// Inserts the rows on one connection of `pool` (one implicit
     /// transaction); returns how many were new.
     pub(crate) async fn insert(&self, pool: &PgPool) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query(INSERT)
+        match self.insert_with(pool, INSERT).await {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+                self.insert_with(pool, INSERT_OR_SKIP).await
+            }
+            other => other,
+        }
+    }
+
+    async fn insert_with(&self, pool: &PgPool, sql: &'static str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(sql)
             .bind(&self.id)
             .bind(&self.occurred_at)
             .bind(&self.tenant)
