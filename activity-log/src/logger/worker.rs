@@ -115,7 +115,26 @@ impl Worker {
                 return;
             }
             n -= batch.len();
+            self.deliver_owned(batch).await;
+        }
+    }
+
+    /// Delivers a batch from the queue, handing it over by value to sinks
+    /// that prefer it (no copy); falls back to [`deliver`](Self::deliver).
+    async fn deliver_owned(&mut self, batch: Vec<Activity>) {
+        if !self.sink.prefers_owned() || self.health.down || self.deadline.borrow().is_some() {
             self.deliver(&batch, Source::Queue).await;
+            return;
+        }
+        let n = batch.len();
+        match self.sink.write_owned(batch).await {
+            Ok(()) => {
+                self.health.recovered();
+                Counters::add(&self.shared.counters.written, n);
+            }
+            Err((_, batch)) => {
+                self.deliver(&batch, Source::Queue).await;
+            }
         }
     }
 
@@ -127,7 +146,7 @@ impl Worker {
             if batch.is_empty() {
                 break;
             }
-            self.deliver(&batch, Source::Queue).await;
+            self.deliver_owned(batch).await;
         }
         if !self.deadline_passed() {
             self.replay(usize::MAX, true).await;

@@ -223,4 +223,22 @@ impl Sink for MemorySink {
     fn name(&self) -> &str {
         "memory"
     }
+
+    fn prefers_owned(&self) -> bool {
+        true
+    }
+
+    async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
+        {
+            let mut state = self.state();
+            state.activities.reserve(batch.len());
+            for a in batch {
+                if state.ids.insert(a.id) {
+                    state.activities.push(a);
+                }
+            }
+        }
+        self.inner.written.notify_waiters();
+        Ok(())
+    }
 }

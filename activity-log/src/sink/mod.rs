@@ -50,6 +50,25 @@ pub trait Sink: Send + Sync + 'static {
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
     }
+
+    /// Whether the logger should hand batches over by value with
+    /// [`write_owned`](Self::write_owned). Only for sinks that keep the
+    /// activities and never block for long (the call is not cancelled at
+    /// the shutdown deadline): e.g. [`MemorySink`].
+    fn prefers_owned(&self) -> bool {
+        false
+    }
+
+    /// Writes a batch the logger hands over by value, saving a copy for
+    /// sinks that keep activities. On error the batch comes back so that
+    /// the logger can retry or split it. The default borrows it for
+    /// [`write_batch`](Self::write_batch).
+    async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
+        match self.write_batch(&batch).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err((e, batch)),
+        }
+    }
 }
 
 #[async_trait]
@@ -61,6 +80,14 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
     fn name(&self) -> &str {
         (**self).name()
     }
+
+    fn prefers_owned(&self) -> bool {
+        (**self).prefers_owned()
+    }
+
+    async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
+        (**self).write_owned(batch).await
+    }
 }
 
 #[async_trait]
@@ -71,5 +98,13 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn prefers_owned(&self) -> bool {
+        (**self).prefers_owned()
+    }
+
+    async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
+        (**self).write_owned(batch).await
     }
 }

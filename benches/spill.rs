@@ -1,0 +1,122 @@
+//! Throughput with the sink down and activities spilling to disk, and the
+//! replay rate once it recovers, against the plain in-memory path in the
+//! same run.
+//!
+//! Prints `BENCH spill_eps=... spill_replay_eps=... memory_eps=... spill_ratio=... replay_ratio=...`.
+
+use activity_log::{async_trait, Activity, ActivityLogger, MemorySink, OverflowPolicy, Sink, SinkError};
+use activity_log_benches::typical;
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const EVENTS: u64 = 200_000;
+
+/// A memory sink that refuses writes while `down`.
+#[derive(Debug, Default)]
+struct Switch {
+    down: AtomicBool,
+    inner: MemorySink,
+}
+
+#[async_trait]
+impl Sink for Switch {
+    async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
+        if self.down.load(Relaxed) {
+            return Err(SinkError::transient("connection refused"));
+        }
+        self.inner.write_batch(batch).await
+    }
+}
+
+fn eps(events: u64, elapsed: Duration) -> f64 {
+    events as f64 / elapsed.as_secs_f64()
+}
+
+/// Returns (spill events/s, replay events/s, memory events/s).
+fn run(rt: &tokio::runtime::Runtime) -> (f64, f64, f64) {
+    // Baseline: the same events through the in-memory queue into memory.
+    let sink = Arc::new(Switch::default());
+    let logger = ActivityLogger::builder().sink(sink.clone()).batch_size(1_024).overflow(OverflowPolicy::Wait).build();
+    let start = Instant::now();
+    for i in 0..EVENTS {
+        logger.log_async(typical(i));
+    }
+    rt.block_on(logger.flush()).expect("flush");
+    let memory = eps(EVENTS, start.elapsed());
+    assert_eq!(logger.stats().written, EVENTS);
+    drop(logger);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Arc::new(Switch::default());
+    sink.down.store(true, Relaxed);
+    let logger = ActivityLogger::builder()
+        .sink(sink.clone())
+        .batch_size(1_024)
+        .spill_dir(dir.path())
+        .spill_after(Duration::ZERO)
+        .build();
+    let start = Instant::now();
+    for i in 0..EVENTS {
+        logger.log_async(typical(i));
+    }
+    rt.block_on(logger.flush()).expect("flush");
+    let spill = eps(EVENTS, start.elapsed());
+    let s = logger.stats();
+    assert_eq!((s.spooled, s.lost()), (EVENTS, 0), "{s:?}");
+
+    sink.down.store(false, Relaxed);
+    let start = Instant::now();
+    rt.block_on(logger.flush()).expect("flush");
+    let replay = eps(EVENTS, start.elapsed());
+    let s = logger.stats();
+    assert_eq!((s.written, s.spooled), (EVENTS, 0), "{s:?}");
+    let _ = rt.block_on(logger.shutdown(Duration::from_secs(10)));
+    (spill, replay, memory)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mut group = c.benchmark_group("spill");
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    group.bench_function("spill_10k_sink_down", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let sink = Arc::new(Switch::default());
+                sink.down.store(true, Relaxed);
+                let logger =
+                    ActivityLogger::builder().sink(sink).spill_dir(dir.path()).spill_after(Duration::ZERO).build();
+                let start = Instant::now();
+                for i in 0..10_000 {
+                    logger.log_async(typical(i));
+                }
+                rt.block_on(logger.flush()).expect("flush");
+                total += start.elapsed();
+                let _ = rt.block_on(logger.shutdown(Duration::ZERO));
+            }
+            total
+        })
+    });
+    group.finish();
+
+    let runs: Vec<_> = (0..3).map(|_| run(&rt)).collect();
+    let spill = median(runs.iter().map(|r| r.0).collect());
+    let replay = median(runs.iter().map(|r| r.1).collect());
+    let memory = median(runs.iter().map(|r| r.2).collect());
+    println!(
+        "BENCH spill_eps={spill:.0} spill_replay_eps={replay:.0} memory_eps={memory:.0} spill_ratio={:.2} replay_ratio={:.2}",
+        spill / memory,
+        replay / memory
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
