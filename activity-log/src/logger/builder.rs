@@ -49,7 +49,8 @@ impl ActivityLoggerBuilder {
         self
     }
 
-    /// Most activities in the queue (default 65,536).
+    /// Most activities in the queue (default 32,768). The queue's slots are
+    /// allocated up front (about 450 bytes each).
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.config.queue_capacity = capacity.max(1);
         self

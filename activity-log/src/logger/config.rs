@@ -68,7 +68,7 @@ impl SpillConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            queue_capacity: 65_536,
+            queue_capacity: 32_768,
             queue_max_bytes: 64 * 1024 * 1024,
             batch_size: 512,
             batch_timeout: Duration::from_millis(100),
