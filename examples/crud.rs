@@ -5,6 +5,8 @@
 //! Run with `cargo run -p activity-log-examples --example crud`; test with
 //! `cargo test -p activity-log-examples --example crud`.
 
+use activity_log::query::{ActivityFilter, ActivityStore, Order, PageRequest};
+use activity_log::sqlite::SqliteSink;
 use activity_log::{log_activity, ActivityContext, ActivityLogger, Actor};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -180,9 +182,13 @@ async fn handle_shift(center: &CallCenter) -> Result<(), CrudError> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The embedded SQLite store is being built; until it lands this example
-    // records into memory. With it: `ActivityLogger::builder().sink(sqlite).build()`.
-    let (logger, sink) = ActivityLogger::in_memory();
+    // The embedded store: a SQLite file (created, with its schema, on connect).
+    let path = std::env::temp_dir().join("activity-log-crud.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let store = SqliteSink::connect(&format!("sqlite://{}", path.display())).await?;
+    let logger = ActivityLogger::builder().sink(store.clone()).build();
     activity_log::set_global(logger.clone())?;
 
     let center = CallCenter::default();
@@ -196,8 +202,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     request.scope(handle_shift(&center)).await?;
 
     logger.flush().await?;
-    println!("\nrecorded {} activities:", sink.len());
-    for a in sink.activities() {
+    let recorded =
+        store.query(&ActivityFilter::new().tenant("acme").order(Order::OldestFirst), &PageRequest::first(100)).await?;
+    println!("\nrecorded {} activities in {}:", recorded.items.len(), path.display());
+    for a in recorded.items {
         let target = a.target.as_ref().map(|t| {
             format!(
                 "{}:{}{}",

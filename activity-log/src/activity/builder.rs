@@ -202,9 +202,19 @@ impl ActivityBuilder {
         self
     }
 
-    /// Sets how long the action took.
+    /// Sets how long the action took. Durations are kept in whole
+    /// microseconds, as every store keeps them, rounded up so that a measured
+    /// duration is never recorded as zero.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let a = activity_log::Activity::new("cache_clear").duration(Duration::from_nanos(1_200)).build()?;
+    /// assert_eq!(a.duration, Some(Duration::from_micros(2)));
+    /// # Ok::<(), activity_log::ValidationError>(())
+    /// ```
     pub fn duration(mut self, duration: Duration) -> Self {
-        self.activity.duration = Some(duration);
+        let micros = duration.as_nanos().div_ceil(1_000);
+        self.activity.duration = Some(Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX)));
         self
     }
 
