@@ -39,11 +39,13 @@ pub(crate) fn is_transient(e: &sqlx::Error) -> bool {
     }
 }
 
-/// The SQLSTATE of a database error.
-pub(crate) fn sqlstate(e: &sqlx::Error) -> Option<String> {
+/// "no partition of relation ... found for row": SQLSTATE 23514 without a
+/// constraint name. A CHECK violation has the same SQLSTATE but names its
+/// constraint, and retrying it cannot help.
+pub(crate) fn is_missing_partition(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
-        _ => None,
+        sqlx::Error::Database(db) => db.code().as_deref() == Some("23514") && db.constraint().is_none(),
+        _ => false,
     }
 }
 

@@ -56,7 +56,7 @@ pub use partition::Partitioning;
 use crate::{Activity, Sink, SinkError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use error::{sink_error, sqlstate};
+use error::{is_missing_partition, sink_error};
 use partition::Partitions;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::future::Future;
@@ -176,7 +176,7 @@ impl PostgresSink {
         match self.insert(batch).await {
             // 23514 without a constraint: no partition for a row (retention
             // dropped it meanwhile). Look again and retry once.
-            Err(e) if sqlstate(&e).as_deref() == Some("23514") => {
+            Err(e) if is_missing_partition(&e) => {
                 self.inner.partitions.forget();
                 self.ensure_partitions(batch).await?;
                 self.insert(batch).await
