@@ -4,4 +4,6 @@
 pub mod conformance;
 #[cfg(feature = "postgres")]
 pub mod pg;
+#[cfg(feature = "postgres")]
+pub mod private_pg;
 pub mod sinks;
