@@ -288,6 +288,7 @@ impl Worker {
         let mut backoff = config.initial_backoff;
         let mut attempt: u32 = 0;
         loop {
+            let attempt_started = Instant::now();
             let result = tokio::select! {
                 result = self.sink.write_batch(part) => result,
                 () = wait_deadline(self.deadline.clone()) => {
@@ -305,7 +306,9 @@ impl Worker {
                 }
                 Err(e) => e,
             };
-            let failing_for = self.health.failed(config.initial_backoff);
+            // A failure counts from the start of the attempt: a sink that takes
+            // seconds to say "down" (a connect timeout) has been down as long.
+            let failing_for = self.health.failed(attempt_started, config.initial_backoff);
             attempt += 1;
             let patience_out = spill_after.is_some_and(|after| failing_for >= after);
             if source == Source::Spool
@@ -344,12 +347,13 @@ impl Worker {
 }
 
 impl Health {
-    /// Notes a failure; returns how long the sink has been failing.
-    fn failed(&mut self, initial_backoff: Duration) -> Duration {
+    /// Notes a failed attempt that began at `attempt_started`; returns how
+    /// long the sink has been failing.
+    fn failed(&mut self, attempt_started: Instant, initial_backoff: Duration) -> Duration {
         if self.probe_backoff.is_zero() {
             self.probe_backoff = initial_backoff.max(Duration::from_millis(10));
         }
-        self.failing_since.get_or_insert_with(Instant::now).elapsed()
+        self.failing_since.get_or_insert(attempt_started).elapsed()
     }
 
     /// The sink answered: leave the down state.
