@@ -19,7 +19,7 @@ const MAX_VARIABLES: usize = 32_766;
 /// this many rows, then powers of two for the rest, so that only a handful
 /// of distinct statements exist and all stay in the prepared-statement
 /// cache.
-pub(crate) const ROWS_PER_STATEMENT: usize = 256;
+pub(crate) const ROWS_PER_STATEMENT: usize = 1024;
 
 const _: () = assert!(ROWS_PER_STATEMENT * COLUMN_COUNT <= MAX_VARIABLES);
 
