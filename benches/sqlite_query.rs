@@ -80,7 +80,7 @@ fn median_ms(mut samples: Vec<Duration>) -> f64 {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let rows: i64 = if full { 1_000_000 } else { 20_000 };
+    let rows: i64 = if full { 1_000_000 } else { 40_000 };
     let path = target_dir().join(format!("activity-log-bench-query-v3-{rows}.db"));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let store = runtime.block_on(async {
