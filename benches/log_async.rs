@@ -76,7 +76,10 @@ fn bench(c: &mut Criterion) {
     base.sort_by(f64::total_cmp);
     let (ours, base) = (ours[2], base[2]);
     let dropped = logger.stats().dropped;
-    println!("BENCH log_async_ns_median={ours:.0} baseline_ns_median={base:.0} ratio={:.2} dropped={dropped}", ours / base);
+    println!(
+        "BENCH log_async_ns_median={ours:.0} baseline_ns_median={base:.0} ratio={:.2} dropped={dropped}",
+        ours / base
+    );
 
     stop.store(true, Ordering::Relaxed);
     consumer.join().expect("consumer");

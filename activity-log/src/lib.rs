@@ -41,24 +41,24 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod activity;
 mod context;
 mod error;
 mod global;
 mod logger;
-#[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
-pub mod query;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
+pub mod query;
 mod redact;
 mod sink;
+mod spool;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
-mod spool;
 
 pub use activity::{
     limits, Activity, ActivityBuilder, Actor, ActorKind, Change, IntoActivity, Outcome, Severity, Target,

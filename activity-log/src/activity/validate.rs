@@ -168,7 +168,9 @@ fn check_map(field: &str, map: &Map<String, Value>, depth: usize) -> Result<usiz
 /// error (this runs for every key of every activity).
 fn check_key(field: &str, key: &str) -> Result<usize, ValidationError> {
     check_str("", key, MAX_KEY_LEN).map_err(|e| match e {
-        ValidationError::TooLong { len, max, .. } => ValidationError::TooLong { field: format!("{field} (key)"), len, max },
+        ValidationError::TooLong { len, max, .. } => {
+            ValidationError::TooLong { field: format!("{field} (key)"), len, max }
+        }
         _ => ValidationError::NulByte { field: format!("{field} (key)") },
     })
 }
