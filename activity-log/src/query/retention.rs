@@ -112,6 +112,14 @@ impl Sink for RetainingSink {
     fn name(&self) -> &str {
         self.sink.name()
     }
+
+    fn prefers_owned(&self) -> bool {
+        self.sink.prefers_owned()
+    }
+
+    async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
+        self.sink.write_owned(batch).await
+    }
 }
 
 impl Drop for RetainingSink {
