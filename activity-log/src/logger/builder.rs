@@ -31,6 +31,7 @@ pub struct ActivityLoggerBuilder {
     config: Config,
     sink: Option<Box<dyn Sink>>,
     retention: Option<(Arc<dyn ActivityStore>, Duration, Duration)>,
+    batch_size_set: bool,
 }
 
 impl std::fmt::Debug for ActivityLoggerBuilder {
@@ -62,9 +63,11 @@ impl ActivityLoggerBuilder {
         self
     }
 
-    /// Most activities per sink write (default 512).
+    /// Most activities per sink write (default: the sink's
+    /// [`preferred_batch_size`](Sink::preferred_batch_size), else 512).
     pub fn batch_size(mut self, size: usize) -> Self {
         self.config.batch_size = size.max(1);
+        self.batch_size_set = true;
         self
     }
 
@@ -200,11 +203,17 @@ impl ActivityLoggerBuilder {
     /// thread with its own runtime, so neither a current-thread runtime nor
     /// a runtime shutting down can stall it.
     pub fn build(self) -> ActivityLogger {
+        let mut config = self.config;
         let mut sink = self.sink.unwrap_or_else(|| Box::new(MemorySink::new()));
+        if !self.batch_size_set {
+            if let Some(size) = sink.preferred_batch_size() {
+                config.batch_size = size.clamp(1, config.queue_capacity);
+            }
+        }
         if let Some((store, max_age, interval)) = self.retention {
             // The worker owns the sink: the task stops when the worker ends.
             sink = Box::new(RetainingSink { sink, task: RetentionTask::start(store, max_age, interval) });
         }
-        ActivityLogger::start(self.config, sink)
+        ActivityLogger::start(config, sink)
     }
 }

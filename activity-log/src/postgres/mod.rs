@@ -252,4 +252,10 @@ impl Sink for PostgresSink {
     fn name(&self) -> &str {
         "postgres"
     }
+
+    /// 8,192: large batches are split across the writer connections and
+    /// amortise each round trip.
+    fn preferred_batch_size(&self) -> Option<usize> {
+        Some(8_192)
+    }
 }

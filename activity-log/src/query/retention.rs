@@ -117,6 +117,10 @@ impl Sink for RetainingSink {
         self.sink.prefers_owned()
     }
 
+    fn preferred_batch_size(&self) -> Option<usize> {
+        self.sink.preferred_batch_size()
+    }
+
     async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
         self.sink.write_owned(batch).await
     }

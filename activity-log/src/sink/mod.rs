@@ -51,6 +51,14 @@ pub trait Sink: Send + Sync + 'static {
         std::any::type_name::<Self>()
     }
 
+    /// The batch size this sink writes best, used when the logger's
+    /// `batch_size` is not set explicitly. Stores whose cost is per
+    /// transaction (SQLite rewrites every touched page per commit) want
+    /// large batches; the batch timeout still bounds the latency.
+    fn preferred_batch_size(&self) -> Option<usize> {
+        None
+    }
+
     /// Whether the logger should hand batches over by value with
     /// [`write_owned`](Self::write_owned). Only for sinks that keep the
     /// activities and never block for long (the call is not cancelled at
@@ -85,6 +93,10 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
         (**self).prefers_owned()
     }
 
+    fn preferred_batch_size(&self) -> Option<usize> {
+        (**self).preferred_batch_size()
+    }
+
     async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
         (**self).write_owned(batch).await
     }
@@ -102,6 +114,10 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 
     fn prefers_owned(&self) -> bool {
         (**self).prefers_owned()
+    }
+
+    fn preferred_batch_size(&self) -> Option<usize> {
+        (**self).preferred_batch_size()
     }
 
     async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {

@@ -58,9 +58,10 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// `DELETE` outside [`ActivityStore::delete_before`].
 ///
 /// Throughput grows with the logger's `batch_size`: every commit rewrites
-/// the index pages it touched, so a few thousand activities per batch
-/// (e.g. `.batch_size(5_000)`) write several times faster than 500 when
-/// the volume is high; `batch_timeout` still bounds the latency.
+/// the index pages it touched, so a few thousand activities per batch write
+/// several times faster than 500 when the volume is high. The sink asks
+/// the logger for [`PREFERRED_BATCH_SIZE`] unless `batch_size` is set;
+/// `batch_timeout` still bounds the latency.
 #[derive(Clone, Debug)]
 pub struct SqliteSink {
     writer: SqlitePool,
@@ -252,7 +253,16 @@ impl Sink for SqliteSink {
     fn name(&self) -> &str {
         "sqlite"
     }
+
+    /// 8,192: each commit rewrites every page it touched into the WAL, so
+    /// small transactions cost several times more per row.
+    fn preferred_batch_size(&self) -> Option<usize> {
+        Some(PREFERRED_BATCH_SIZE)
+    }
 }
+
+/// The batch size [`SqliteSink`] asks the logger for.
+pub const PREFERRED_BATCH_SIZE: usize = 8_192;
 
 #[async_trait]
 impl ActivityStore for SqliteSink {
