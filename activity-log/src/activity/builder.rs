@@ -39,11 +39,6 @@ impl ActivityBuilder {
         self.error.get_or_insert(err);
     }
 
-    /// The activity as built so far (not yet validated).
-    pub fn peek(&self) -> &Activity {
-        &self.activity
-    }
-
     /// Validates and returns the activity.
     pub fn build(self) -> Result<Activity, ValidationError> {
         let activity = self.into_activity()?;

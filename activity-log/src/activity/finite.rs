@@ -46,12 +46,14 @@ macro_rules! accept {
     };
 }
 
+/// Implements a compound serializer trait whose methods each check the
+/// value they are given; `method(_key)` also takes a field name first.
 macro_rules! compound {
-    ($($trait:ident { $($method:ident),* })*) => {
+    ($($trait:ident { $($method:ident $(($key:ident))?),* })*) => {
         $(impl ser::$trait for FiniteChecker {
             type Ok = ();
             type Error = CheckError;
-            $(fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
+            $(fn $method<T: Serialize + ?Sized>(&mut self, $($key: &'static str,)? value: &T) -> R {
                 value.serialize(FiniteChecker)
             })*
             fn end(self) -> R { Ok(()) }
@@ -64,42 +66,9 @@ compound! {
     SerializeTuple { serialize_element }
     SerializeTupleStruct { serialize_field }
     SerializeTupleVariant { serialize_field }
-}
-
-impl ser::SerializeMap for FiniteChecker {
-    type Ok = ();
-    type Error = CheckError;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> R {
-        key.serialize(FiniteChecker)
-    }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
-        value.serialize(FiniteChecker)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
-
-impl ser::SerializeStruct for FiniteChecker {
-    type Ok = ();
-    type Error = CheckError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _key: &'static str, value: &T) -> R {
-        value.serialize(FiniteChecker)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
-}
-
-impl ser::SerializeStructVariant for FiniteChecker {
-    type Ok = ();
-    type Error = CheckError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _key: &'static str, value: &T) -> R {
-        value.serialize(FiniteChecker)
-    }
-    fn end(self) -> R {
-        Ok(())
-    }
+    SerializeMap { serialize_key, serialize_value }
+    SerializeStruct { serialize_field(_key) }
+    SerializeStructVariant { serialize_field(_key) }
 }
 
 impl ser::Serializer for FiniteChecker {

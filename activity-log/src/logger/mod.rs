@@ -213,17 +213,13 @@ impl ActivityLogger {
     /// Safe on current-thread and multi-thread runtimes; calling it again
     /// (or from another handle) returns the final counters at once.
     pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        match self.begin_shutdown(timeout) {
+        match self.handle.begin_shutdown(timeout) {
             Some(rx) => match rx.await {
                 Ok(report) => report,
                 Err(_) => ShutdownReport::new(self.stats(), true),
             },
             None => ShutdownReport::new(self.stats(), false),
         }
-    }
-
-    fn begin_shutdown(&self, timeout: Duration) -> Option<oneshot::Receiver<ShutdownReport>> {
-        self.handle.begin_shutdown(timeout)
     }
 
     /// A snapshot of the counters.
