@@ -59,10 +59,7 @@ use chrono::{DateTime, Utc};
 use error::{is_missing_partition, sink_error};
 use partition::Partitions;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 
 /// Batches smaller than this are written on one connection.
 const MIN_ROWS_PER_CONNECTION: usize = 256;
@@ -196,35 +193,11 @@ impl PostgresSink {
         let per_part = batch.len().div_ceil(parts);
         let writes = batch.chunks(per_part).map(|part| async move { write::Columns::new(part).insert(writer).await });
         let mut written = 0;
-        for result in join_all(writes.collect()).await {
+        for result in futures_util::future::join_all(writes).await {
             written += result?;
         }
         Ok(written)
     }
-}
-
-/// Polls every future to completion concurrently, on the current task.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(v) => *output = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 #[async_trait]
