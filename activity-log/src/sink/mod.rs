@@ -79,48 +79,32 @@ pub trait Sink: Send + Sync + 'static {
     }
 }
 
-#[async_trait]
-impl<S: Sink + ?Sized> Sink for Arc<S> {
-    async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
-        (**self).write_batch(batch).await
-    }
+/// `Arc<S>` and `Box<S>` are sinks that forward every method to `S`.
+macro_rules! forward_sink {
+    ($($pointer:ident),*) => {$(
+        #[async_trait]
+        impl<S: Sink + ?Sized> Sink for $pointer<S> {
+            async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
+                (**self).write_batch(batch).await
+            }
 
-    fn name(&self) -> &str {
-        (**self).name()
-    }
+            fn name(&self) -> &str {
+                (**self).name()
+            }
 
-    fn prefers_owned(&self) -> bool {
-        (**self).prefers_owned()
-    }
+            fn prefers_owned(&self) -> bool {
+                (**self).prefers_owned()
+            }
 
-    fn preferred_batch_size(&self) -> Option<usize> {
-        (**self).preferred_batch_size()
-    }
+            fn preferred_batch_size(&self) -> Option<usize> {
+                (**self).preferred_batch_size()
+            }
 
-    async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
-        (**self).write_owned(batch).await
-    }
+            async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
+                (**self).write_owned(batch).await
+            }
+        }
+    )*};
 }
 
-#[async_trait]
-impl<S: Sink + ?Sized> Sink for Box<S> {
-    async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
-        (**self).write_batch(batch).await
-    }
-
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-
-    fn prefers_owned(&self) -> bool {
-        (**self).prefers_owned()
-    }
-
-    fn preferred_batch_size(&self) -> Option<usize> {
-        (**self).preferred_batch_size()
-    }
-
-    async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
-        (**self).write_owned(batch).await
-    }
-}
+forward_sink!(Arc, Box);
