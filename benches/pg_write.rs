@@ -15,18 +15,15 @@ mod pg_common;
 
 use activity_log::postgres::PostgresSink;
 use activity_log::{Activity, ActivityLogger};
+use activity_log_benches::{eps, log_all_and_flush};
 use chrono::SecondsFormat;
 use pg_common::{activities, database_url, Scratch};
 use sqlx::PgPool;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const COLUMNS: &str = "id, occurred_at, tenant, activity_type, target_kind, target_id, target_name, actor_kind, \
      actor_id, actor_name, outcome, error, severity, description, description_folded, metadata, changes, ip, \
      ip_text, user_agent, request_id, trace_id, duration_us, tags";
-
-fn eps(rows: usize, took: Duration) -> f64 {
-    rows as f64 / took.as_secs_f64()
-}
 
 /// (a) The logger, as an application uses it: log_async, then flush.
 async fn through_logger(store: &PostgresSink, rows: &[Activity], batch: usize) -> f64 {
@@ -36,16 +33,7 @@ async fn through_logger(store: &PostgresSink, rows: &[Activity], batch: usize) -
         .queue_capacity(rows.len() + 1)
         .queue_max_bytes(1 << 30)
         .build();
-    let start = Instant::now();
-    for a in rows {
-        logger.log_async(a.clone());
-    }
-    logger.flush().await.expect("flush");
-    let took = start.elapsed();
-    let stats = logger.stats();
-    assert_eq!(stats.written, rows.len() as u64, "every activity written: {stats:?}");
-    logger.shutdown(Duration::from_secs(10)).await;
-    eps(rows.len(), took)
+    log_all_and_flush(logger, rows).await
 }
 
 fn opt(v: Option<&str>) -> Option<String> {

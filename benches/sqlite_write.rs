@@ -12,9 +12,10 @@
 
 use activity_log::sqlite::SqliteSink;
 use activity_log::{Activity, ActivityLogger, Actor, Outcome};
+use activity_log_benches::{eps, log_all_and_flush};
 use chrono::{Duration as ChronoDuration, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const COLUMNS: &str = "id, occurred_at, tenant, activity_type, target_kind, target_id, target_name, actor_kind, \
      actor_id, actor_name, outcome, error, severity, description, description_folded, metadata, changes, ip, \
@@ -50,27 +51,15 @@ async fn fresh(dir: &std::path::Path, name: &str) -> SqliteSink {
     SqliteSink::connect(&url).await.expect("connect")
 }
 
-fn eps(rows: usize, took: Duration) -> f64 {
-    rows as f64 / took.as_secs_f64()
-}
-
 /// The logger, as an application uses it: log_async, then flush.
 async fn through_logger(dir: &std::path::Path, rows: &[Activity], batch: usize, trial: usize) -> f64 {
     let store = fresh(dir, &format!("logger-{batch}-{trial}.db")).await;
     let builder = ActivityLogger::builder().sink(store.clone()).queue_capacity(rows.len() + 1);
     // 0: the default batch size.
     let logger = if batch == 0 { builder.build() } else { builder.batch_size(batch).build() };
-    let start = Instant::now();
-    for a in rows {
-        logger.log_async(a.clone());
-    }
-    logger.flush().await.expect("flush");
-    let took = start.elapsed();
-    let stats = logger.stats();
-    assert_eq!(stats.written, rows.len() as u64, "every activity written: {stats:?}");
-    logger.shutdown(Duration::from_secs(10)).await;
+    let rate = log_all_and_flush(logger, rows).await;
     store.close().await;
-    eps(rows.len(), took)
+    rate
 }
 
 /// Binds one activity's columns the way any hand-written insert would.

@@ -34,3 +34,24 @@ pub fn median_ns_per_call(samples: usize, per_sample: u64, mut f: impl FnMut(u64
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
 }
+
+/// Events per second.
+pub fn eps(events: usize, took: std::time::Duration) -> f64 {
+    events as f64 / took.as_secs_f64()
+}
+
+/// Logs a copy of every activity of `rows` through `logger`, flushes, checks
+/// that every one was written, shuts the logger down and returns the rate
+/// in activities per second (shutdown not timed).
+pub async fn log_all_and_flush(logger: activity_log::ActivityLogger, rows: &[activity_log::Activity]) -> f64 {
+    let start = Instant::now();
+    for a in rows {
+        logger.log_async(a.clone());
+    }
+    logger.flush().await.expect("flush");
+    let took = start.elapsed();
+    let stats = logger.stats();
+    assert_eq!(stats.written, rows.len() as u64, "every activity written: {stats:?}");
+    logger.shutdown(std::time::Duration::from_secs(10)).await;
+    eps(rows.len(), took)
+}
