@@ -34,7 +34,7 @@ fn baseline_channel() -> (tokio::sync::mpsc::Sender<Activity>, Arc<AtomicBool>, 
 }
 
 fn logger() -> ActivityLogger {
-    ActivityLogger::builder().sink(NullSink).queue_capacity(1 << 20).build()
+    ActivityLogger::builder().sink(NullSink).queue_capacity(1 << 20).build().expect("logger builds")
 }
 
 fn bench(c: &mut Criterion) {

@@ -56,7 +56,8 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let sink = MemorySink::new();
-        let logger = ActivityLogger::builder().sink(sink.clone()).queue_capacity(1 << 20).build();
+        let logger =
+            ActivityLogger::builder().sink(sink.clone()).queue_capacity(1 << 20).build().expect("logger builds");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         Fixture { rt, logger, sink }
     }

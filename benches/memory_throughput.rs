@@ -19,6 +19,7 @@ fn logger(sink: &MemorySink) -> ActivityLogger {
         .queue_capacity(65_536)
         .overflow(OverflowPolicy::Wait)
         .build()
+        .expect("logger builds")
 }
 
 /// Returns events per second.

@@ -32,7 +32,8 @@ async fn through_logger(store: &PostgresSink, rows: &[Activity], batch: usize) -
         .batch_size(batch)
         .queue_capacity(rows.len() + 1)
         .queue_max_bytes(1 << 30)
-        .build();
+        .build()
+        .expect("logger builds");
     log_all_and_flush(logger, rows).await
 }
 

@@ -38,7 +38,12 @@ fn eps(events: u64, elapsed: Duration) -> f64 {
 fn run(rt: &tokio::runtime::Runtime) -> (f64, f64, f64) {
     // Baseline: the same events through the in-memory queue into memory.
     let sink = Arc::new(Switch::default());
-    let logger = ActivityLogger::builder().sink(sink.clone()).batch_size(1_024).overflow(OverflowPolicy::Wait).build();
+    let logger = ActivityLogger::builder()
+        .sink(sink.clone())
+        .batch_size(1_024)
+        .overflow(OverflowPolicy::Wait)
+        .build()
+        .expect("logger builds");
     let start = Instant::now();
     for i in 0..EVENTS {
         logger.log_async(typical(i));
@@ -56,7 +61,8 @@ fn run(rt: &tokio::runtime::Runtime) -> (f64, f64, f64) {
         .batch_size(1_024)
         .spill_dir(dir.path())
         .spill_after(Duration::ZERO)
-        .build();
+        .build()
+        .expect("logger builds");
     let start = Instant::now();
     for i in 0..EVENTS {
         logger.log_async(typical(i));
@@ -92,8 +98,12 @@ fn bench(c: &mut Criterion) {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let sink = Arc::new(Switch::default());
                 sink.down.store(true, Relaxed);
-                let logger =
-                    ActivityLogger::builder().sink(sink).spill_dir(dir.path()).spill_after(Duration::ZERO).build();
+                let logger = ActivityLogger::builder()
+                    .sink(sink)
+                    .spill_dir(dir.path())
+                    .spill_after(Duration::ZERO)
+                    .build()
+                    .expect("logger builds");
                 let start = Instant::now();
                 for i in 0..10_000 {
                     logger.log_async(typical(i));

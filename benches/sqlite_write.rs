@@ -56,7 +56,8 @@ async fn through_logger(dir: &std::path::Path, rows: &[Activity], batch: usize, 
     let store = fresh(dir, &format!("logger-{batch}-{trial}.db")).await;
     let builder = ActivityLogger::builder().sink(store.clone()).queue_capacity(rows.len() + 1);
     // 0: the default batch size.
-    let logger = if batch == 0 { builder.build() } else { builder.batch_size(batch).build() };
+    let builder = if batch == 0 { builder } else { builder.batch_size(batch) };
+    let logger = builder.build().expect("logger builds");
     let rate = log_all_and_flush(logger, rows).await;
     store.close().await;
     rate

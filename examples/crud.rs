@@ -188,7 +188,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     let store = SqliteSink::connect(&format!("sqlite://{}", path.display())).await?;
-    let logger = ActivityLogger::builder().sink(store.clone()).build();
+    let logger = ActivityLogger::builder().sink(store.clone()).build()?;
     activity_log::set_global(logger.clone())?;
 
     let center = CallCenter::default();

@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // 1. Connect (migrations run under an advisory lock) and start a logger.
     let store = PostgresSink::connect(&url).await?;
-    let logger = ActivityLogger::builder().sink(store.clone()).batch_timeout(Duration::from_millis(50)).build();
+    let logger = ActivityLogger::builder().sink(store.clone()).batch_timeout(Duration::from_millis(50)).build()?;
     let run = format!("run-{}", std::process::id());
 
     // 2. Each request inside its context: actor, tenant, ip, request id.

@@ -32,7 +32,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // 1. Connect (creates the file, applies the schema) and start a logger.
     let store = SqliteSink::connect(&format!("sqlite://{}", path.display())).await?;
-    let logger = ActivityLogger::builder().sink(store.clone()).batch_timeout(Duration::from_millis(50)).build();
+    let logger = ActivityLogger::builder().sink(store.clone()).batch_timeout(Duration::from_millis(50)).build()?;
 
     // 2. Log what a backend does, each request inside its context.
     for (tenant, agent, ip) in [("acme", "agent-7", "203.0.113.9"), ("globex", "agent-3", "198.51.100.23")] {

@@ -22,6 +22,27 @@ pub enum Error {
     /// No logger is installed globally nor in scope.
     #[error("no activity logger is installed: call `activity_log::set_global` or use `ActivityLogger::scope`")]
     NoLogger,
+    /// The builder's options conflict or are incomplete; the message names
+    /// them. Nothing was started.
+    #[error("invalid activity logger configuration: {0}")]
+    Config(String),
+    /// Another logger, in this process or another, owns the spill
+    /// directory; two owners would corrupt each other's spool.
+    #[error("the activity spool {} is in use by another logger{}", dir.display(), match pid { Some(pid) => format!(" (process {pid})"), None => String::new() })]
+    SpoolLocked {
+        /// The spill directory.
+        dir: std::path::PathBuf,
+        /// The owner's process id, as it wrote it in the lock file.
+        pid: Option<u32>,
+    },
+    /// The spill directory could not be opened or read.
+    #[error("the activity spool {} could not be opened: {reason}", dir.display())]
+    Spool {
+        /// The spill directory.
+        dir: std::path::PathBuf,
+        /// What the operating system said.
+        reason: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

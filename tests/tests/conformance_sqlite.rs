@@ -95,7 +95,8 @@ async fn concurrent_writers_and_readers_never_see_a_locked_database() {
             .dead_letter(move |_, _| {
                 failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             })
-            .build();
+            .build()
+            .expect("logger builds");
         loggers.push(logger);
     }
     let reader = {

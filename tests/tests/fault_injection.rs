@@ -12,6 +12,7 @@ use activity_log::postgres::PostgresSink;
 use activity_log::query::{ActivityFilter, ActivityStore, PageRequest, StatsRequest};
 use activity_log::{Activity, ActivityLogger, Sink, Stats};
 use activity_log_tests::private_pg::PrivatePostgres;
+use activity_log_tests::{assert_identity, assert_identity_while_logging};
 use sqlx::PgConnection;
 use std::collections::HashSet;
 use std::future::Future;
@@ -26,14 +27,6 @@ async fn bounded(limit: Duration, body: impl Future<Output = ()>) {
     if tokio::time::timeout(limit, body).await.is_err() {
         panic!("the test did not finish within {limit:?}");
     }
-}
-
-fn assert_identity(s: &Stats) {
-    assert_eq!(
-        s.written + s.dropped + s.quarantined + s.failed + s.spooled + s.queued,
-        s.logged + s.recovered,
-        "{s:?}"
-    );
 }
 
 /// A sink on the private server whose connections (readers and writers)
@@ -82,7 +75,8 @@ async fn postgres_stopped_for_10s_mid_run_loses_nothing_and_never_blocks_the_cal
         let Some(pg) = PrivatePostgres::create("outage").await else { return };
         let store = sink(&pg, "fi-outage").await;
         let spool = tempfile::tempdir().expect("tempdir");
-        let logger = ActivityLogger::builder().sink(store.clone()).spill_dir(spool.path()).build();
+        let logger =
+            ActivityLogger::builder().sink(store.clone()).spill_dir(spool.path()).build().expect("logger builds");
 
         let outage = Arc::new(AtomicBool::new(false));
         let producer = {
@@ -164,7 +158,12 @@ async fn writer_connections_cut_repeatedly_write_every_row_exactly_once() {
         let Some(pg) = PrivatePostgres::create("lost_ack").await else { return };
         let store = sink(&pg, WRITER).await;
         let spool = tempfile::tempdir().expect("tempdir");
-        let logger = ActivityLogger::builder().sink(store.clone()).spill_dir(spool.path()).batch_size(1_000).build();
+        let logger = ActivityLogger::builder()
+            .sink(store.clone())
+            .spill_dir(spool.path())
+            .batch_size(1_000)
+            .build()
+            .expect("logger builds");
 
         let stop = Arc::new(AtomicBool::new(false));
         let killer = {
@@ -265,7 +264,8 @@ async fn child_process_logging_to_postgres_with_a_spool() {
         .spill_dir(dir.join("spool"))
         .spill_after(Duration::from_millis(200))
         .backoff(Duration::from_millis(20), Duration::from_millis(500))
-        .build();
+        .build()
+        .expect("logger builds");
     for i in 0..CHILD_UP_EVENTS {
         logger.log_async(Activity::new("call_created").tenant("acme").target("call", i));
     }
@@ -341,7 +341,11 @@ async fn a_process_killed_while_postgres_is_down_is_replayed_by_the_next() {
 
         pg.start().await;
         let store = sink(&pg, "fi-restarted").await;
-        let logger = ActivityLogger::builder().sink(store.clone()).spill_dir(dir.path().join("spool")).build();
+        let logger = ActivityLogger::builder()
+            .sink(store.clone())
+            .spill_dir(dir.path().join("spool"))
+            .build()
+            .expect("logger builds");
         let recovered = logger.stats().recovered;
         logger.flush().await.expect("flush");
         let s = logger.stats();
@@ -392,6 +396,7 @@ async fn a_record_postgres_refuses_is_quarantined_alone() {
                     dead.lock().expect("dead letters").push((a.id, e.to_string(), e.is_transient()))
                 })
                 .build()
+                .expect("logger builds")
         };
         let mut poison_id = None;
         for i in 0..1_000 {
@@ -482,7 +487,8 @@ async fn sqlite_with_16_writers_and_a_reader_never_reports_a_locked_database() {
                     .dead_letter(move |_, _| {
                         dead.fetch_add(1, Relaxed);
                     })
-                    .build(),
+                    .build()
+                    .expect("logger builds"),
             );
         }
         let done = Arc::new(AtomicBool::new(false));
@@ -587,7 +593,7 @@ async fn the_host_pool_held_exhausted_for_20s_does_not_stop_the_writer() {
             .await
             .expect("the host's pool");
         let store = PostgresSink::from_pool(host.clone()).await.expect("from_pool");
-        let logger = ActivityLogger::builder().sink(store.clone()).build();
+        let logger = ActivityLogger::builder().sink(store.clone()).build().expect("logger builds");
         let mut held = Vec::new();
         for _ in 0..HOST_CONNECTIONS {
             held.push(host.acquire().await.expect("a host connection"));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 async fn flush_is_a_barrier() {
     let sink = SlowSink { inner: MemorySink::new(), delay: Duration::from_millis(5) };
-    let logger = ActivityLogger::builder().sink(sink.clone()).batch_size(64).build();
+    let logger = ActivityLogger::builder().sink(sink.clone()).batch_size(64).build().expect("logger builds");
     for round in 1..=5 {
         for i in 0..1_000 {
             logger.log_async(Activity::new("agent_status_changed").target("agent", i));
@@ -46,7 +46,8 @@ fn flush_and_shutdown_outside_any_runtime_via_block_on() {
 
 async fn shutdown_with_dead_sink_is_bounded() {
     let down = Arc::new(DownSink::default());
-    let logger = ActivityLogger::builder().sink(down.clone()).max_retries(None).batch_size(100).build();
+    let logger =
+        ActivityLogger::builder().sink(down.clone()).max_retries(None).batch_size(100).build().expect("logger builds");
     for i in 0..1_234 {
         logger.log_async(Activity::new("call_ended").target("call", i));
     }
@@ -86,7 +87,8 @@ async fn transient_errors_are_retried_until_written() {
     let logger = ActivityLogger::builder()
         .sink(sink.clone())
         .backoff(Duration::from_millis(1), Duration::from_millis(5))
-        .build();
+        .build()
+        .expect("logger builds");
     for i in 0..10 {
         logger.log_async(Activity::new("lead_created").target("lead", i));
     }
@@ -105,7 +107,8 @@ async fn retry_limit_sends_batch_to_dead_letter_hook() {
         .max_retries(Some(2))
         .backoff(Duration::from_millis(1), Duration::from_millis(2))
         .dead_letter(move |a, e| hook_seen.lock().expect("lock").push((a.id, e.is_transient())))
-        .build();
+        .build()
+        .expect("logger builds");
     let id = logger.try_log_async(Activity::new("user_login")).expect("queued");
     logger.flush().await.expect("flush");
     let s = logger.stats();
@@ -117,7 +120,7 @@ async fn retry_limit_sends_batch_to_dead_letter_hook() {
 fn dropping_the_last_handle_writes_what_is_queued() {
     let sink = SlowSink { inner: MemorySink::new(), delay: Duration::from_millis(20) };
     {
-        let logger = ActivityLogger::builder().sink(sink.clone()).batch_size(100).build();
+        let logger = ActivityLogger::builder().sink(sink.clone()).batch_size(100).build().expect("logger builds");
         for i in 0..1_000 {
             logger.log_async(Activity::new("chat_closed").target("chat", i));
         }
@@ -130,7 +133,7 @@ fn dropping_the_last_handle_writes_what_is_queued() {
 
 #[tokio::test]
 async fn subscribers_see_accepted_activities_and_lag_without_slowing_logging() {
-    let logger = ActivityLogger::builder().subscriber_capacity(16).build();
+    let logger = ActivityLogger::builder().subscriber_capacity(16).build().expect("logger builds");
     let mut live = logger.subscribe();
     logger.log_async(Activity::new("connector_added").meta("password", "hunter2"));
     let first = live.recv().await.expect("first");

@@ -13,7 +13,8 @@ async fn poison_in_batch_of_500(name_record: bool) {
         .batch_size(500)
         .queue_capacity(10_000)
         .dead_letter(move |a, e| q.lock().expect("lock").push((a.activity_type.clone(), e.is_transient())))
-        .build();
+        .build()
+        .expect("logger builds");
     for i in 0..500 {
         let ty = if i == 317 { "poison" } else { "call_created" };
         logger.log_async(Activity::new(ty).target("call", i));

@@ -86,7 +86,8 @@ async fn log_through_the_logger(label: &str) {
         .dead_letter(move |_, _| {
             counted.fetch_add(1, Ordering::Relaxed);
         })
-        .build();
+        .build()
+        .expect("logger builds");
     for i in 0..5000 {
         logger.log_async(Activity::new("chat_message_sent").tenant("acme").target("chat", i % 50));
     }
@@ -111,7 +112,7 @@ async fn the_logger_writes_from_its_own_runtime_multi_thread() {
 async fn killed_connections_are_retried_on_fresh_ones() {
     let Some(schema) = TestSchema::create("killed").await else { return };
     let store = schema.sink().await;
-    let logger = ActivityLogger::builder().sink(store.clone()).batch_size(500).build();
+    let logger = ActivityLogger::builder().sink(store.clone()).batch_size(500).build().expect("logger builds");
     let mut admin = schema.admin().await;
     for round in 0..3 {
         for i in 0..1000 {
@@ -151,7 +152,7 @@ async fn the_writer_never_takes_the_host_pools_connections() {
     let store = PostgresSink::from_pool(host.clone()).await.expect("from_pool");
     // The application holds its only connection while the logger writes.
     let held = host.acquire().await.expect("the host's connection");
-    let logger = ActivityLogger::builder().sink(store.clone()).batch_size(1000).build();
+    let logger = ActivityLogger::builder().sink(store.clone()).batch_size(1000).build().expect("logger builds");
     for i in 0..4000 {
         logger.log_async(Activity::new("agent_updated").tenant("acme").target("agent", i));
     }
@@ -172,7 +173,7 @@ async fn the_writer_never_takes_the_host_pools_connections() {
 async fn input_postgres_would_refuse_never_reaches_it_as_a_failed_batch() {
     let Some(schema) = TestSchema::create("bad_input").await else { return };
     let store = schema.sink().await;
-    let logger = ActivityLogger::builder().sink(store.clone()).build();
+    let logger = ActivityLogger::builder().sink(store.clone()).build().expect("logger builds");
     let year = |y: i32| Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).single().expect("a date");
     let bad = [
         ("NUL in text", Activity::new("login").description("a\0b")),

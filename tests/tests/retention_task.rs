@@ -31,7 +31,8 @@ async fn the_logger_builder_starts_retention_and_it_expires_old_rows() {
     let logger = ActivityLogger::builder()
         .sink(store.clone())
         .retention(store.clone(), Duration::from_secs(90 * 86_400), Duration::from_millis(20))
-        .build();
+        .build()
+        .expect("logger builds");
     assert!(wait_for_count(&store, 2).await, "the first run deletes the two rows older than 90 days");
     // Later runs expire rows that age past the horizon in between.
     store.write_batch(&[aged(95)]).await.expect("write");

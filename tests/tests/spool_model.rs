@@ -2,7 +2,8 @@
 //! recovery / flush against a reference model: the accounting identity holds
 //! after every step, nothing is lost, and no id is written twice.
 
-use activity_log::{Activity, ActivityLogger, Stats};
+use activity_log::{Activity, ActivityLogger};
+use activity_log_tests::assert_identity;
 use activity_log_tests::sinks::SwitchSink;
 use proptest::prelude::*;
 use std::collections::HashSet;
@@ -28,14 +29,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn assert_identity(s: &Stats) {
-    assert_eq!(
-        s.written + s.dropped + s.quarantined + s.failed + s.spooled + s.queued,
-        s.logged + s.recovered,
-        "{s:?}"
-    );
-}
-
 fn run(ops: Vec<Op>, queue_capacity: usize) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
@@ -50,7 +43,8 @@ fn run(ops: Vec<Op>, queue_capacity: usize) {
             .queue_capacity(queue_capacity)
             .batch_size(64)
             .batch_timeout(Duration::from_millis(5))
-            .build();
+            .build()
+            .expect("logger builds");
         let mut logged = Vec::new();
         for op in ops {
             match op {

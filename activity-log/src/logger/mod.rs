@@ -3,16 +3,19 @@
 
 mod builder;
 mod config;
+mod deliver;
+mod health;
 mod queue;
+mod replay;
 mod stats;
 mod worker;
 
 pub use builder::ActivityLoggerBuilder;
-pub use config::{DeadLetterHook, OverflowPolicy};
+pub use config::{DeadLetterHook, Durability, OverflowPolicy};
 pub use stats::{ShutdownReport, Stats};
 
 use crate::context::fill_from_current;
-use crate::spool::Spool;
+use crate::spool::{Recovered, Spool};
 use crate::{validate, Error, IntoActivity, MemorySink, Result, Sink};
 use config::Config;
 use queue::{Queued, Shared};
@@ -77,24 +80,12 @@ impl ActivityLogger {
     /// A logger writing into a fresh [`MemorySink`], and the sink: for tests.
     pub fn in_memory() -> (Self, MemorySink) {
         let sink = MemorySink::new();
-        (Self::builder().sink(sink.clone()).build(), sink)
+        (Self::start(Config::default(), Box::new(sink.clone()), None), sink)
     }
 
-    pub(crate) fn start(mut config: Config, sink: Box<dyn Sink>) -> Self {
-        let (spool, recovered) = match &config.spill {
-            Some(spill) => match Spool::open(&spill.dir, spill.max_bytes, spill.segment_bytes) {
-                Ok((spool, recovered)) => (Some(spool), recovered.records),
-                Err(e) => {
-                    tracing::error!(
-                        dir = %spill.dir.display(), error = %e,
-                        "activity spool could not be opened; logging without it (overflow drops and counts)"
-                    );
-                    if config.overflow == OverflowPolicy::Spill {
-                        config.overflow = OverflowPolicy::DropNewest;
-                    }
-                    (None, 0)
-                }
-            },
+    pub(crate) fn start(config: Config, sink: Box<dyn Sink>, spool: Option<(Spool, Recovered)>) -> Self {
+        let (spool, recovered) = match spool {
+            Some((spool, recovered)) => (Some(spool), recovered.records),
             None => (None, 0),
         };
         let shared = Arc::new(Shared::new(config, spool));
@@ -252,12 +243,14 @@ impl Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let timeout = self.shared.config.drop_timeout;
-        let Some(mut rx) = self.begin_shutdown(timeout) else { return };
+        let rx = self.begin_shutdown(timeout);
         // The worker has its own runtime and honours the deadline, so joining
-        // it is bounded and cannot deadlock the caller's runtime.
+        // it is bounded and cannot deadlock the caller's runtime. Joined also
+        // after an explicit shutdown: its spool is released when it is gone.
         if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = thread.join();
         }
+        let Some(mut rx) = rx else { return };
         match rx.try_recv() {
             Ok(report) if report.is_complete() => {}
             Ok(report) => tracing::error!(

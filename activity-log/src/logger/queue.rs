@@ -1,12 +1,13 @@
-//! The bounded queue between callers and the worker, and the state both
-//! sides share.
+//! The queue between callers and the worker, bounded by count and by bytes,
+//! and the state both sides share. Callers put each accepted activity in
+//! exactly one place: the in-memory queue, the spool, or (counted) nowhere.
 
 use super::config::{Config, OverflowPolicy};
 use super::stats::Counters;
 use crate::spool::Spool;
 use crate::Activity;
-use crossbeam_queue::ArrayQueue;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::*};
+use crossbeam_queue::SegQueue;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
@@ -19,9 +20,11 @@ pub(crate) struct Queued {
 /// State shared by every handle and the worker.
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    queue: ArrayQueue<Queued>,
+    /// Grows in blocks as needed: a large bound costs nothing until used.
+    queue: SegQueue<Queued>,
     queued_bytes: AtomicUsize,
-    /// Pushes since the worker last drained; crossing `batch_size` wakes it.
+    /// Activities added (to the queue or, in write-ahead mode, the spool)
+    /// since the worker last drained; crossing `batch_size` wakes it.
     pending: AtomicIsize,
     /// Wakes the worker when a batch is ready.
     pub(crate) batch_ready: Notify,
@@ -33,6 +36,8 @@ pub(crate) struct Shared {
     blocked: AtomicUsize,
     pub(crate) counters: Counters,
     pub(crate) closed: AtomicBool,
+    /// The sink is known to be down: callers append to the spool directly.
+    pub(crate) sink_down: AtomicBool,
     warned_full: AtomicBool,
     pub(crate) subscribers: broadcast::Sender<Activity>,
     pub(crate) spool: Option<Spool>,
@@ -43,7 +48,7 @@ impl Shared {
     pub(crate) fn new(config: Config, spool: Option<Spool>) -> Self {
         let (subscribers, _) = broadcast::channel(config.subscriber_capacity.max(1));
         Self {
-            queue: ArrayQueue::new(config.queue_capacity.max(1)),
+            queue: SegQueue::new(),
             config,
             queued_bytes: AtomicUsize::new(0),
             pending: AtomicIsize::new(0),
@@ -54,6 +59,7 @@ impl Shared {
             blocked: AtomicUsize::new(0),
             counters: Counters::default(),
             closed: AtomicBool::new(false),
+            sink_down: AtomicBool::new(false),
             warned_full: AtomicBool::new(false),
             subscribers,
             spool,
@@ -61,36 +67,53 @@ impl Shared {
         }
     }
 
-    /// Pushes if there is room (by count and by bytes); gives the item back
-    /// otherwise.
-    #[allow(clippy::result_large_err)] // the item is moved back, not boxed: no allocation per event
-    pub(crate) fn try_push(&self, item: Queued) -> Result<(), Queued> {
-        let previous = self.queued_bytes.fetch_add(item.bytes, AcqRel);
-        // One oversized item is let into an empty queue, so that it is never
-        // refused forever.
-        if previous > 0 && previous + item.bytes > self.config.queue_max_bytes {
-            self.queued_bytes.fetch_sub(item.bytes, AcqRel);
-            return Err(item);
-        }
-        let bytes = item.bytes;
-        if let Err(item) = self.queue.push(item) {
-            self.queued_bytes.fetch_sub(bytes, AcqRel);
-            return Err(item);
-        }
+    /// Counts one more activity for the worker; a full batch wakes it.
+    fn note_pending(&self) {
         if self.pending.fetch_add(1, AcqRel) + 1 == self.config.batch_size as isize {
             self.batch_ready.notify_one();
         }
+    }
+
+    /// Pushes if there is room (by count and by bytes); gives the item back
+    /// otherwise. Room is reserved before the push, so the counters never
+    /// show an activity the queue does not hold.
+    #[allow(clippy::result_large_err)] // the item is moved back, not boxed: no allocation per event
+    pub(crate) fn try_push(&self, item: Queued) -> Result<(), Queued> {
+        // One oversized item is let into an empty queue, so that it is never
+        // refused forever.
+        let max_bytes = self.config.queue_max_bytes;
+        let fits = |queued: usize| (queued == 0 || queued + item.bytes <= max_bytes).then_some(queued + item.bytes);
+        if self.queued_bytes.fetch_update(AcqRel, Acquire, fits).is_err() {
+            return Err(item);
+        }
+        let capacity = self.config.queue_capacity as u64;
+        if reserve(&self.counters.queue_len, capacity).is_err() {
+            self.queued_bytes.fetch_sub(item.bytes, AcqRel);
+            return Err(item);
+        }
+        self.queue.push(item);
+        self.note_pending();
         Ok(())
     }
 
-    /// Enqueues under the configured overflow policy, without awaiting.
+    /// Puts an accepted activity where the configuration says: the spool
+    /// first in write-ahead mode or while the sink is down, else the queue
+    /// under the overflow policy. Never awaits.
     pub(crate) fn push_with_policy(&self, item: Queued) -> Result<(), crate::Error> {
+        if self.spool.is_some() && (self.config.write_ahead() || self.sink_down.load(Acquire)) {
+            if self.spill_one(&item.activity).is_ok() {
+                self.note_pending();
+                return Ok(());
+            }
+            // The spool refused it (full, or an I/O error, warned once):
+            // memory is the next best place.
+        }
         match self.config.overflow {
             OverflowPolicy::DropNewest => self.try_push(item).map_err(|_| self.drop_full()),
             OverflowPolicy::Wait => self.push_blocking(item),
             OverflowPolicy::Spill => match self.try_push(item) {
                 Ok(()) => Ok(()),
-                Err(item) => match self.spill(std::slice::from_ref(&item.activity)) {
+                Err(item) => match self.spill_one(&item.activity) {
                     Ok(()) => Ok(()),
                     Err(()) => Err(self.drop_full()),
                 },
@@ -98,22 +121,28 @@ impl Shared {
         }
     }
 
-    /// Appends `activities` to the spool, counting them; `Err` when there is
-    /// no spool or it refused them (full, or an I/O error, warned once).
-    pub(crate) fn spill(&self, activities: &[Activity]) -> Result<(), ()> {
+    /// A caller's append of one activity to the spool, counted.
+    fn spill_one(&self, activity: &Activity) -> Result<(), ()> {
+        self.append_to_spool(std::slice::from_ref(activity))?;
+        Counters::add(&self.counters.spilled_in, 1);
+        Ok(())
+    }
+
+    /// Appends `activities` to the spool (not counted: the caller or the
+    /// worker counts them); `Err` when there is no spool or it refused them
+    /// (full, or an I/O error, warned once).
+    pub(crate) fn append_to_spool(&self, activities: &[Activity]) -> Result<(), ()> {
         let Some(spool) = &self.spool else { return Err(()) };
-        match spool.append(activities) {
-            Ok(()) => {
-                Counters::add(&self.counters.spilled_in, activities.len());
-                Ok(())
+        spool.append(activities).map_err(|e| {
+            if !self.warned_spool.swap(true, Relaxed) {
+                tracing::error!(error = %e, "activity spool refused activities (this error is shown once)");
             }
-            Err(e) => {
-                if !self.warned_spool.swap(true, Relaxed) {
-                    tracing::error!(error = %e, "activity spool refused activities (this error is shown once)");
-                }
-                Err(())
-            }
-        }
+        })
+    }
+
+    /// Resets the count of activities added since the worker last looked.
+    pub(crate) fn take_pending(&self) {
+        self.pending.store(0, Release);
     }
 
     fn push_blocking(&self, mut item: Queued) -> Result<(), crate::Error> {
@@ -163,13 +192,15 @@ impl Shared {
         crate::Error::QueueFull
     }
 
+    /// Activities in the in-memory queue.
     pub(crate) fn len(&self) -> usize {
-        self.queue.len()
+        self.counters.queue_len.load(Acquire) as usize
     }
 
-    /// Pops up to `max` activities.
+    /// Pops up to `max` activities; they are in flight until the worker
+    /// says where they went. Only the worker calls it.
     pub(crate) fn pop_batch(&self, max: usize) -> Vec<Activity> {
-        let mut batch = Vec::with_capacity(max.min(self.queue.len()));
+        let mut batch = Vec::with_capacity(max.min(self.len()));
         let mut bytes = 0;
         while batch.len() < max {
             match self.queue.pop() {
@@ -181,8 +212,11 @@ impl Shared {
             }
         }
         if !batch.is_empty() {
+            self.counters.transfer(|c| {
+                Counters::sub(&c.queue_len, batch.len());
+                Counters::add(&c.in_flight, batch.len());
+            });
             self.queued_bytes.fetch_sub(bytes, AcqRel);
-            self.pending.fetch_sub(batch.len() as isize, AcqRel);
             self.space.notify_waiters();
             if self.blocked.load(Acquire) > 0 {
                 let _guard = self.space_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -191,4 +225,24 @@ impl Shared {
         }
         batch
     }
+}
+
+impl Shared {
+    /// Puts popped activities back at the end of the queue (the spool
+    /// refused them), beyond the bounds they were already counted in.
+    /// Only the worker calls it.
+    pub(crate) fn requeue(&self, batch: Vec<Activity>) {
+        self.counters.transfer(|c| {
+            Counters::sub(&c.in_flight, batch.len());
+            Counters::add(&c.queue_len, batch.len());
+        });
+        for activity in batch {
+            self.queue.push(Queued { activity, bytes: 0 });
+        }
+    }
+}
+
+/// Takes one slot of `capacity` in `len`, or fails when none is left.
+fn reserve(len: &AtomicU64, capacity: u64) -> Result<u64, u64> {
+    len.fetch_update(AcqRel, Acquire, |n| (n < capacity).then_some(n + 1))
 }

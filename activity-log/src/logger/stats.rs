@@ -1,17 +1,31 @@
 //! Counters that account for every activity the logger accepted.
+//!
+//! Each term of the identity is counted where it happens, never derived
+//! from the others: callers count `logged` and then the one place an
+//! activity went (queue, spool or dropped); the worker moves activities
+//! between places inside a [`Counters::transfer`], which a snapshot never
+//! sees half done. So a snapshot taken at rest balances exactly, and one
+//! taken while callers are logging is short by at most the activities
+//! being logged at that instant.
 
 use crossbeam_utils::CachePadded;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{fence, AtomicU64, Ordering::*};
 
-/// Callers touch `logged`, `dropped` and `rejected`; the worker the rest.
-/// Padding keeps the two sides off each other's cache lines.
+/// Callers touch `logged`, `queue_len`, `dropped`, `rejected` and
+/// `spilled_in`; the worker the rest. Padding keeps the two sides off each
+/// other's cache lines.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) logged: CachePadded<AtomicU64>,
+    /// Activities in the in-memory queue (reserved by callers before the
+    /// push, released by the worker's pop).
+    pub(crate) queue_len: CachePadded<AtomicU64>,
     pub(crate) dropped: AtomicU64,
     pub(crate) rejected: AtomicU64,
-    pub(crate) written: CachePadded<AtomicU64>,
+    /// The length of the batch the worker holds, taken from the batch.
+    pub(crate) in_flight: CachePadded<AtomicU64>,
+    pub(crate) written: AtomicU64,
     pub(crate) retried: AtomicU64,
     pub(crate) quarantined: AtomicU64,
     pub(crate) failed: AtomicU64,
@@ -22,6 +36,8 @@ pub(crate) struct Counters {
     pub(crate) spilled_out: AtomicU64,
     pub(crate) recovered: AtomicU64,
     pub(crate) corrupt: AtomicU64,
+    /// Odd while the worker is moving activities between counters.
+    epoch: AtomicU64,
 }
 
 impl Counters {
@@ -29,30 +45,51 @@ impl Counters {
         counter.fetch_add(n as u64, Relaxed);
     }
 
+    pub(crate) fn sub(counter: &AtomicU64, n: usize) {
+        counter.fetch_sub(n as u64, Relaxed);
+    }
+
+    /// Runs the worker's counter updates `f` as one step for snapshots.
+    /// Only the worker thread calls it.
+    pub(crate) fn transfer<R>(&self, f: impl FnOnce(&Self) -> R) -> R {
+        self.epoch.fetch_add(1, Relaxed);
+        fence(Release);
+        let r = f(self);
+        self.epoch.fetch_add(1, Release);
+        r
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
-        // Read the terminal counters before `logged`, so that `queued`
-        // (derived) never goes negative while producers are running.
-        let written = self.written.load(Relaxed);
-        let dropped = self.dropped.load(Relaxed);
-        let quarantined = self.quarantined.load(Relaxed);
-        let failed = self.failed.load(Relaxed);
-        let spilled_out = self.spilled_out.load(Relaxed);
-        let spooled = self.spilled_in.load(Relaxed).saturating_sub(spilled_out);
-        let recovered = self.recovered.load(Relaxed);
-        let logged = self.logged.load(Relaxed);
-        Stats {
-            logged,
-            written,
-            retried: self.retried.load(Relaxed),
-            dropped,
-            quarantined,
-            failed,
-            rejected: self.rejected.load(Relaxed),
-            spooled,
-            recovered,
-            spool_corrupt: self.corrupt.load(Relaxed),
-            queued: (logged + recovered).saturating_sub(written + dropped + quarantined + failed + spooled),
+        loop {
+            let before = self.epoch.load(Acquire);
+            let stats = self.read();
+            fence(Acquire);
+            if before % 2 == 0 && self.epoch.load(Relaxed) == before {
+                return stats;
+            }
+            std::hint::spin_loop();
         }
+    }
+
+    fn read(&self) -> Stats {
+        // Where activities are before how many were logged: a caller counts
+        // `logged` first, so a snapshot never counts an activity twice.
+        let spilled_out = self.spilled_out.load(Relaxed);
+        let mut stats = Stats {
+            written: self.written.load(Relaxed),
+            retried: self.retried.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            quarantined: self.quarantined.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            rejected: self.rejected.load(Relaxed),
+            spooled: self.spilled_in.load(Relaxed).saturating_sub(spilled_out),
+            recovered: self.recovered.load(Relaxed),
+            spool_corrupt: self.corrupt.load(Relaxed),
+            queued: self.queue_len.load(Relaxed) + self.in_flight.load(Relaxed),
+            logged: 0,
+        };
+        stats.logged = self.logged.load(Relaxed);
+        stats
     }
 }
 
@@ -61,7 +98,10 @@ impl Counters {
 /// Every accepted activity is in exactly one place:
 /// `written + dropped + quarantined + failed + spooled + queued == logged + recovered`
 /// (`recovered` is what a previous process left in the spool; without a
-/// spool, `spooled` and `recovered` are 0).
+/// spool, `spooled` and `recovered` are 0). Each term is counted where it
+/// happens, so the identity is a real check ([`accounted`](Self::accounted)):
+/// it balances whenever no activity is being logged at that instant, and is
+/// short by at most the number of concurrent `log_async` calls otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
 pub struct Stats {
@@ -89,11 +129,29 @@ pub struct Stats {
     /// Spool segments that ended in a torn or corrupt record (a process
     /// killed mid-write); the intact records before it were replayed.
     pub spool_corrupt: u64,
-    /// Activities queued in memory or being written right now.
+    /// Activities in the in-memory queue or in the batch being written
+    /// right now.
     pub queued: u64,
 }
 
 impl Stats {
+    /// Every place an accepted activity can be: `written + dropped +
+    /// quarantined + failed + spooled + queued`. Equals `logged + recovered`
+    /// when nothing is lost.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> activity_log::Result<()> {
+    /// let (logger, _sink) = activity_log::ActivityLogger::in_memory();
+    /// logger.log_async(activity_log::Activity::new("login"));
+    /// logger.flush().await?;
+    /// let s = logger.stats();
+    /// assert_eq!(s.accounted(), s.logged + s.recovered);
+    /// # Ok(()) }
+    /// ```
+    pub fn accounted(&self) -> u64 {
+        self.written + self.dropped + self.quarantined + self.failed + self.spooled + self.queued
+    }
+
     /// Activities accepted (or recovered) but not written: dropped,
     /// quarantined, failed, spooled or still queued.
     pub fn unwritten(&self) -> u64 {

@@ -8,7 +8,7 @@
 //!
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = PostgresSink::connect("postgres://app@localhost/app").await?;
-//! let logger = ActivityLogger::builder().sink(store.clone()).build();
+//! let logger = ActivityLogger::builder().sink(store.clone()).build()?;
 //! logger.log_async(Activity::new("call_created").tenant("acme").target("call", 42));
 //! logger.flush().await?;
 //!

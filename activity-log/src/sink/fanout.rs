@@ -14,13 +14,13 @@ use std::fmt;
 ///
 /// ```
 /// use activity_log::{ActivityLogger, FanoutSink, MemorySink};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> activity_log::Result<()> {
 /// let (a, b) = (MemorySink::new(), MemorySink::new());
-/// let logger = ActivityLogger::builder().sink(FanoutSink::new().with(a.clone()).with(b.clone())).build();
+/// let logger = ActivityLogger::builder().sink(FanoutSink::new().with(a.clone()).with(b.clone())).build()?;
 /// logger.log_async(activity_log::Activity::new("cache_clear"));
-/// logger.flush().await.unwrap();
+/// logger.flush().await?;
 /// assert_eq!((a.len(), b.len()), (1, 1));
-/// # }
+/// # Ok(()) }
 /// ```
 #[derive(Default)]
 pub struct FanoutSink {

@@ -9,12 +9,12 @@ use async_trait::async_trait;
 ///
 /// ```
 /// use activity_log::{Activity, ActivityLogger, NullSink};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let logger = ActivityLogger::builder().sink(NullSink).build();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> activity_log::Result<()> {
+/// let logger = ActivityLogger::builder().sink(NullSink).build()?;
 /// logger.log_async(Activity::new("cache_clear"));
-/// logger.flush().await.unwrap();
+/// logger.flush().await?;
 /// assert_eq!(logger.stats().written, 1);
-/// # }
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NullSink;

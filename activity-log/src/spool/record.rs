@@ -18,42 +18,59 @@ pub(crate) fn encode(activity: &Activity, buf: &mut Vec<u8>) -> Result<(), serde
     Ok(())
 }
 
-/// What reading a segment found.
-#[derive(Debug, Default)]
-pub(crate) struct Decoded {
-    pub(crate) activities: Vec<Activity>,
-    /// Whether the segment ended in a torn or corrupt record (everything
-    /// from it on is skipped: a bad length can't be trusted to find the next).
+/// What the bytes at the start of a buffer hold.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next<'a> {
+    /// An intact record: its payload and its length on disk.
+    Record { payload: &'a [u8], len: usize },
+    /// The buffer ends inside a record that needs `len` bytes in all.
+    Incomplete { len: usize },
+    /// The checksum does not match: a torn or damaged record (nothing after
+    /// it can be trusted, as its length may be wrong too).
+    Corrupt,
+}
+
+/// Looks at the record at the start of `bytes` (which must not be empty).
+pub(crate) fn next(bytes: &[u8]) -> Next<'_> {
+    let Some(header) = bytes.get(..HEADER) else { return Next::Incomplete { len: HEADER } };
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let Some(payload) = bytes.get(HEADER..HEADER + len) else { return Next::Incomplete { len: HEADER + len } };
+    if crc32fast::hash(payload) != crc {
+        return Next::Corrupt;
+    }
+    Next::Record { payload, len: HEADER + len }
+}
+
+/// Decodes a record's payload; `None` when it is not an activity (which a
+/// matching checksum makes a bug or a foreign file, treated as corrupt).
+pub(crate) fn decode(payload: &[u8]) -> Option<Activity> {
+    serde_json::from_slice(payload).ok()
+}
+
+/// What a segment holds, found without decoding a single activity.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// Intact records.
+    pub(crate) records: u64,
+    /// Whether the segment ends in a torn or corrupt record.
     pub(crate) corrupt: bool,
 }
 
-/// Decodes every intact record of a segment, stopping at the first torn or
-/// corrupt one.
-pub(crate) fn decode_all(mut bytes: &[u8]) -> Decoded {
-    let mut out = Decoded::default();
+/// Counts the intact records of a segment (checksums only).
+pub(crate) fn scan(mut bytes: &[u8]) -> Scan {
+    let mut out = Scan::default();
     while !bytes.is_empty() {
-        let Some(header) = bytes.get(..HEADER) else {
-            out.corrupt = true;
-            break;
-        };
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        let Some(payload) = bytes.get(HEADER..HEADER + len) else {
-            out.corrupt = true;
-            break;
-        };
-        if crc32fast::hash(payload) != crc {
-            out.corrupt = true;
-            break;
-        }
-        match serde_json::from_slice::<Activity>(payload) {
-            Ok(a) => out.activities.push(a),
-            Err(_) => {
+        match next(bytes) {
+            Next::Record { len, .. } => {
+                out.records += 1;
+                bytes = &bytes[len..];
+            }
+            Next::Incomplete { .. } | Next::Corrupt => {
                 out.corrupt = true;
                 break;
             }
         }
-        bytes = &bytes[HEADER + len..];
     }
     out
 }
@@ -72,12 +89,23 @@ mod tests {
         (activities, buf)
     }
 
+    fn decode_all(mut bytes: &[u8]) -> Vec<Activity> {
+        let mut out = Vec::new();
+        while let Next::Record { payload, len } = next(bytes) {
+            out.push(decode(payload).unwrap());
+            bytes = &bytes[len..];
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        out
+    }
+
     #[test]
     fn round_trips() {
         let (activities, buf) = encoded(3);
-        let d = decode_all(&buf);
-        assert_eq!(d.activities, activities);
-        assert!(!d.corrupt);
+        assert_eq!(decode_all(&buf), activities);
+        assert_eq!(scan(&buf), Scan { records: 3, corrupt: false });
     }
 
     #[test]
@@ -90,9 +118,8 @@ mod tests {
             b.len()
         };
         for cut in two + 1..buf.len() {
-            let d = decode_all(&buf[..cut]);
-            assert_eq!(d.activities.len(), 2, "cut at {cut}");
-            assert!(d.corrupt, "cut at {cut}");
+            assert_eq!(scan(&buf[..cut]), Scan { records: 2, corrupt: true }, "cut at {cut}");
+            assert!(matches!(next(&buf[two..cut]), Next::Incomplete { .. }), "cut at {cut}");
         }
     }
 
@@ -101,8 +128,7 @@ mod tests {
         let (_, mut buf) = encoded(3);
         let last = buf.len() - 3;
         buf[last] ^= 0x20;
-        let d = decode_all(&buf);
-        assert_eq!((d.activities.len(), d.corrupt), (2, true));
-        assert!(decode_all(&[0xff; 5]).corrupt);
+        assert_eq!(scan(&buf), Scan { records: 2, corrupt: true });
+        assert!(scan(&[0xff; 5]).corrupt);
     }
 }

@@ -10,7 +10,7 @@
 //! # let dir = tempfile::tempdir()?;
 //! # let url = format!("sqlite://{}", dir.path().join("activity.db").display());
 //! let store = SqliteSink::connect(&url).await?; // e.g. "sqlite://activity.db"
-//! let logger = ActivityLogger::builder().sink(store.clone()).build();
+//! let logger = ActivityLogger::builder().sink(store.clone()).build()?;
 //! logger.log_async(Activity::new("call_created").tenant("acme").target("call", 42));
 //! logger.flush().await?;
 //!
