@@ -231,3 +231,66 @@ async fn killed_process_spool_is_replayed() {
     }
     println!("replayed {} events from the killed process ({} before its report)", s.written, CHILD_EVENTS);
 }
+
+const HOLDER_DIR: &str = "ACTIVITY_LOG_SPOOL_HOLDER_DIR";
+
+/// Not a test on its own: the body of the child process that
+/// `a_spill_dir_held_by_another_process_is_refused` starts: it owns a
+/// spool until it is killed.
+#[tokio::test]
+async fn child_process_holding_a_spool() {
+    let Ok(dir) = std::env::var(HOLDER_DIR) else { return };
+    let dir = std::path::PathBuf::from(dir);
+    let logger = ActivityLogger::builder()
+        .sink(SwitchSink::down())
+        .spill_dir(dir.join("spool"))
+        .durability(Durability::WriteAhead)
+        .build()
+        .expect("child logger");
+    logger.log_async(Activity::new("call_created"));
+    std::fs::write(dir.join("ready"), "").expect("ready file");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+/// Two processes on one spill directory: the second is refused with an
+/// error naming the directory and the holder's pid, and gets it once the
+/// holder is gone (the lock dies with its process, even killed).
+#[tokio::test]
+async fn a_spill_dir_held_by_another_process_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "child_process_holding_a_spool", "--nocapture"])
+        .env(HOLDER_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("child");
+    let started = Instant::now();
+    while !dir.path().join("ready").exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the child never took the spool");
+        if let Some(status) = child.try_wait().expect("child status") {
+            panic!("the child exited early: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let spool = dir.path().join("spool");
+    let refused = ActivityLogger::builder().spill_dir(&spool).build();
+    let _ = child.kill();
+    child.wait().expect("reaped");
+    match refused {
+        Err(e @ activity_log::Error::SpoolLocked { .. }) => {
+            assert_eq!(e, activity_log::Error::SpoolLocked { dir: spool.clone(), pid: Some(child.id()) });
+            println!("second process refused: {e}");
+        }
+        Err(other) => panic!("expected SpoolLocked, got {other}"),
+        Ok(_) => panic!("two loggers own one spill directory"),
+    }
+
+    // The killed holder's activity is still there for the next owner.
+    let sink = Arc::new(SwitchSink::down());
+    sink.set_up(true);
+    let logger =
+        ActivityLogger::builder().sink(sink.clone()).spill_dir(&spool).build().expect("the lock died with its holder");
+    logger.flush().await.expect("flush");
+    assert_eq!(sink.inner.len(), 1);
+    assert_identity(&logger.stats());
+}
