@@ -10,9 +10,9 @@
 
 use activity_log::postgres::PostgresSink;
 use activity_log::query::{ActivityFilter, ActivityStore, PageRequest, StatsRequest};
-use activity_log::{Activity, ActivityLogger, Sink, Stats};
+use activity_log::{Activity, ActivityLogger, Durability, Sink, Stats};
+use activity_log_tests::assert_identity;
 use activity_log_tests::private_pg::PrivatePostgres;
-use activity_log_tests::{assert_identity, assert_identity_while_logging};
 use sqlx::PgConnection;
 use std::collections::HashSet;
 use std::future::Future;
@@ -631,6 +631,131 @@ async fn the_host_pool_held_exhausted_for_20s_does_not_stop_the_writer() {
         assert_eq!(row_counts(&mut admin).await, (logged as i64, logged as i64, logged as i64));
         assert_eq!(store.count(&ActivityFilter::new()).await.expect("reads work again"), logged);
         println!("host pool exhausted for {held_for:?}: rows seen every 2 s {samples:?}; {s:?}");
+    })
+    .await;
+}
+
+const OUTAGE_DIR: &str = "ACTIVITY_LOG_FI_OUTAGE_DIR";
+const OUTAGE_URL: &str = "ACTIVITY_LOG_FI_OUTAGE_URL";
+const OUTAGE_MODE: &str = "ACTIVITY_LOG_FI_OUTAGE_MODE";
+const OUTAGE_TENANT: &str = "ACTIVITY_LOG_FI_OUTAGE_TENANT";
+const OUTAGE_EVENTS: u64 = 10_000;
+
+/// Not a test on its own: the body of the child process that
+/// `a_process_killed_during_an_outage_loses_nothing_it_spooled` starts and
+/// kills. It uses the default sink and logger settings (only a spill
+/// directory, and the durability mode under test): whatever the driver does
+/// when the database is gone, the logger must notice.
+#[tokio::test]
+async fn child_process_logging_during_an_outage() {
+    let (Ok(dir), Ok(url), Ok(mode), Ok(tenant)) = (
+        std::env::var(OUTAGE_DIR),
+        std::env::var(OUTAGE_URL),
+        std::env::var(OUTAGE_MODE),
+        std::env::var(OUTAGE_TENANT),
+    ) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let store = PostgresSink::connect(&url).await.expect("the child connects");
+    let durability = if mode == "write-ahead" { Durability::WriteAhead } else { Durability::MemoryFirst };
+    let logger = ActivityLogger::builder()
+        .sink(store)
+        .spill_dir(dir.join("spool"))
+        .durability(durability)
+        .build()
+        .expect("the child's logger builds");
+    write_synced(&dir.join("connected"), "connected");
+    let started = Instant::now();
+    while !dir.join("stopped").exists() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the parent never stopped the database");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for i in 0..OUTAGE_EVENTS {
+        logger.log_async(Activity::new("call_created").tenant(tenant.as_str()).target("call", i));
+    }
+    write_synced(&dir.join("logged"), &format!("{:?}", logger.stats()));
+    // Report the counters until killed (or, should the parent be gone, for 2 minutes).
+    while started.elapsed() < Duration::from_secs(120) {
+        write_synced(&dir.join("stats.tmp"), &format!("{:?}", logger.stats()));
+        let _ = std::fs::rename(dir.join("stats.tmp"), dir.join("stats"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs the child in `mode`, stops the database, lets the child log
+/// 10,000 activities, kills it (SIGKILL) `kill_after` the last call
+/// returned, restarts the database and replays the child's spool. Returns
+/// how many of the 10,000 accepted activities are not in the table, and the
+/// child's last reported counters.
+async fn killed_during_an_outage(pg: &PrivatePostgres, mode: &str, kill_after: Duration) -> (u64, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tenant = format!("{mode}-{}", kill_after.as_millis());
+    let child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "child_process_logging_during_an_outage", "--nocapture"])
+        .env(OUTAGE_DIR, dir.path())
+        .env(OUTAGE_URL, pg.url())
+        .env(OUTAGE_MODE, mode)
+        .env(OUTAGE_TENANT, &tenant)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the child");
+    let mut child = KillOnDrop(child);
+    wait_for_file(&dir.path().join("connected"), &mut child.0, Duration::from_secs(60)).await;
+    pg.stop().await;
+    write_synced(&dir.path().join("stopped"), "");
+    wait_for_file(&dir.path().join("logged"), &mut child.0, Duration::from_secs(60)).await;
+    tokio::time::sleep(kill_after).await;
+    let last_stats = std::fs::read_to_string(dir.path().join("stats")).unwrap_or_default();
+    child.0.kill().expect("SIGKILL");
+    child.0.wait().expect("reaped");
+
+    pg.start().await;
+    let store = sink(&pg, "fi-after-kill").await;
+    let logger = ActivityLogger::builder()
+        .sink(store)
+        .spill_dir(dir.path().join("spool"))
+        .build()
+        .expect("the next logger takes the killed one's spool");
+    logger.flush().await.expect("flush");
+    let s = logger.stats();
+    assert_identity(&s);
+    assert_eq!((s.spooled, s.lost()), (0, 0), "{s:?}");
+    let mut admin = pg.admin().await;
+    let (rows, stored): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT target_id) FROM activities WHERE tenant = $1")
+            .bind(&tenant)
+            .fetch_one(&mut admin)
+            .await
+            .expect("count the child's rows");
+    assert_eq!(rows, stored, "no activity is stored twice");
+    (OUTAGE_EVENTS - stored as u64, last_stats)
+}
+
+/// (7) The crash the issue found: a process logging 10,000 activities with
+/// a spill directory while PostgreSQL is down, SIGKILLed. Write-ahead loses
+/// nothing, killed at any moment; memory-first loses nothing once the
+/// outage has been noticed (`spill_after`, 2 s), and, killed at once, at
+/// most what it still held in memory (the documented window).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_during_an_outage_loses_nothing_it_spooled() {
+    bounded(Duration::from_secs(240), async {
+        let Some(pg) = PrivatePostgres::create("killed_outage").await else { return };
+        for (mode, kill_after) in [
+            ("write-ahead", Duration::ZERO),
+            ("write-ahead", Duration::from_secs(3)),
+            ("memory-first", Duration::from_secs(3)),
+            ("memory-first", Duration::ZERO),
+        ] {
+            let (lost, last_stats) = killed_during_an_outage(&pg, mode, kill_after).await;
+            println!(
+                "killed {kill_after:?} after 10,000 log_async calls returned, database down, {mode}: \
+                 {lost} of 10,000 lost (child's last counters: {last_stats})"
+            );
+            if mode == "write-ahead" || kill_after >= Duration::from_secs(3) {
+                assert_eq!(lost, 0, "{mode}, killed {kill_after:?} after logging: {last_stats}");
+            }
+        }
     })
     .await;
 }

@@ -230,9 +230,10 @@ impl ActivityLoggerBuilder {
 
     /// How long the sink may keep failing, or leave a write unanswered,
     /// before activities go to the spool instead of waiting in memory
-    /// (default 2 s): what is queued is moved there and new activities go
-    /// there directly until the sink answers again. Needs a
-    /// [`spill_dir`](Self::spill_dir).
+    /// (default 2 s): the unanswered write is abandoned (and its batch
+    /// spooled, to be retried: writes are idempotent by id), what is queued
+    /// is moved to the spool, and new activities go there directly until
+    /// the sink answers again. Needs a [`spill_dir`](Self::spill_dir).
     pub fn spill_after(mut self, after: Duration) -> Self {
         self.spill_after = Some(after);
         self

@@ -176,37 +176,28 @@ impl Worker {
     }
 
     /// One write of `part`, abandoned after `write_timeout` (the sink is
-    /// idempotent by id, so a retry is safe even if it landed). If the sink
-    /// has been failing, or this write unanswered, for `spill_after`, the
-    /// outage begins while the write still waits. `None`: the shutdown
-    /// deadline passed.
+    /// idempotent by id, so a retry is safe even if it landed) or, with a
+    /// spool, once the sink has been failing or this write unanswered for
+    /// `spill_after`: the outage begins then, whatever the driver does.
+    /// `None`: the shutdown deadline passed.
     async fn attempt(&self, part: &[Activity], started: Instant) -> Option<Result<(), SinkError>> {
         let config = &self.shared.config;
         let outage_at = match (&config.spill, self.health.down) {
             (Some(spill), false) => Some(self.health.failing_since.unwrap_or(started) + spill.after),
             _ => None,
         };
-        let write = self.sink.write_batch(part);
-        let timeout = tokio::time::sleep(config.write_timeout);
         let outage = tokio::time::sleep_until(tokio::time::Instant::from_std(outage_at.unwrap_or(started)));
-        tokio::pin!(write, timeout, outage);
-        let mut outage_armed = outage_at.is_some();
-        loop {
-            tokio::select! {
-                biased;
-                result = &mut write => return Some(result),
-                () = &mut timeout => {
-                    return Some(Err(SinkError::transient(format!(
-                        "the sink did not answer within the write timeout ({:?}); the write was abandoned",
-                        config.write_timeout
-                    ))));
-                }
-                () = &mut outage, if outage_armed => {
-                    outage_armed = false;
-                    self.enter_outage();
-                }
-                () = wait_deadline(self.deadline.clone()) => return None,
-            }
+        tokio::select! {
+            biased;
+            result = self.sink.write_batch(part) => Some(result),
+            () = tokio::time::sleep(config.write_timeout) => Some(Err(SinkError::transient(format!(
+                "the sink did not answer within the write timeout ({:?}); the write was abandoned",
+                config.write_timeout
+            )))),
+            () = outage, if outage_at.is_some() => Some(Err(SinkError::transient(
+                "the sink did not answer within spill_after; the write was abandoned"
+            ))),
+            () = wait_deadline(self.deadline.clone()) => None,
         }
     }
 
