@@ -1,10 +1,13 @@
-//! Throughput with the sink down and activities spilling to disk, and the
-//! replay rate once it recovers, against the plain in-memory path in the
-//! same run.
+//! Throughput with the sink down and activities spilling to disk, the
+//! replay rate once it recovers, and write-ahead mode (every activity in
+//! the spool before `log_async` returns, delivered from it), each against
+//! the plain in-memory path in the same run.
 //!
-//! Prints `BENCH spill_eps=... spill_replay_eps=... memory_eps=... spill_ratio=... replay_ratio=...`.
+//! Prints `BENCH spill_eps=... spill_replay_eps=... memory_eps=... spill_ratio=... replay_ratio=...`
+//! and `BENCH wal_eps=... memory_eps=... wal_ratio=...` (end to end: log
+//! every activity, then flush until the sink has them all).
 
-use activity_log::{async_trait, Activity, ActivityLogger, MemorySink, OverflowPolicy, Sink, SinkError};
+use activity_log::{async_trait, Activity, ActivityLogger, Durability, MemorySink, OverflowPolicy, Sink, SinkError};
 use activity_log_benches::typical;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -34,8 +37,8 @@ fn eps(events: u64, elapsed: Duration) -> f64 {
     events as f64 / elapsed.as_secs_f64()
 }
 
-/// Returns (spill events/s, replay events/s, memory events/s).
-fn run(rt: &tokio::runtime::Runtime) -> (f64, f64, f64) {
+/// Returns (spill events/s, replay events/s, memory events/s, write-ahead events/s).
+fn run(rt: &tokio::runtime::Runtime) -> (f64, f64, f64, f64) {
     // Baseline: the same events through the in-memory queue into memory.
     let sink = Arc::new(Switch::default());
     let logger = ActivityLogger::builder()
@@ -79,7 +82,29 @@ fn run(rt: &tokio::runtime::Runtime) -> (f64, f64, f64) {
     let s = logger.stats();
     assert_eq!((s.written, s.spooled), (EVENTS, 0), "{s:?}");
     let _ = rt.block_on(logger.shutdown(Duration::from_secs(10)));
-    (spill, replay, memory)
+    drop(logger);
+
+    // Write-ahead: the same events, each appended to the spool before
+    // log_async returns and delivered from it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Arc::new(Switch::default());
+    let logger = ActivityLogger::builder()
+        .sink(sink.clone())
+        .batch_size(1_024)
+        .spill_dir(dir.path())
+        .durability(Durability::WriteAhead)
+        .build()
+        .expect("logger builds");
+    let start = Instant::now();
+    for i in 0..EVENTS {
+        logger.log_async(typical(i));
+    }
+    rt.block_on(logger.flush()).expect("flush");
+    let wal = eps(EVENTS, start.elapsed());
+    let s = logger.stats();
+    assert_eq!((s.written, s.spooled, s.lost()), (EVENTS, 0, 0), "{s:?}");
+    let _ = rt.block_on(logger.shutdown(Duration::from_secs(10)));
+    (spill, replay, memory, wal)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -121,11 +146,13 @@ fn bench(c: &mut Criterion) {
     let spill = median(runs.iter().map(|r| r.0).collect());
     let replay = median(runs.iter().map(|r| r.1).collect());
     let memory = median(runs.iter().map(|r| r.2).collect());
+    let wal = median(runs.iter().map(|r| r.3).collect());
     println!(
         "BENCH spill_eps={spill:.0} spill_replay_eps={replay:.0} memory_eps={memory:.0} spill_ratio={:.2} replay_ratio={:.2}",
         spill / memory,
         replay / memory
     );
+    println!("BENCH wal_eps={wal:.0} memory_eps={memory:.0} wal_ratio={:.2}", wal / memory);
 }
 
 criterion_group!(benches, bench);

@@ -711,7 +711,7 @@ async fn killed_during_an_outage(pg: &PrivatePostgres, mode: &str, kill_after: D
     child.0.wait().expect("reaped");
 
     pg.start().await;
-    let store = sink(&pg, "fi-after-kill").await;
+    let store = sink(pg, "fi-after-kill").await;
     let logger = ActivityLogger::builder()
         .sink(store)
         .spill_dir(dir.path().join("spool"))

@@ -1,6 +1,6 @@
-//! Every accepted activity is accounted for: written + dropped + quarantined
-//! + failed + queued == logged, each term counted where it happens, so that
-//! a lost activity shows.
+//! Every accepted activity is accounted for (`written + dropped +
+//! quarantined + failed + queued == logged`), each term counted where it
+//! happens, so that a lost activity shows.
 
 use activity_log::{Activity, ActivityLogger, OverflowPolicy};
 use activity_log_tests::sinks::SlowSink;

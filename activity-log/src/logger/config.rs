@@ -31,7 +31,7 @@ pub enum OverflowPolicy {
 ///
 /// | mode | `log_async` does | SIGKILL / panic=abort loses | power loss loses |
 /// |---|---|---|---|
-/// | [`MemoryFirst`](Self::MemoryFirst) | enqueues in memory | what was queued and not yet written: up to one `batch_timeout` of activities plus the batch being written while the sink is healthy; once the sink has failed for `spill_after`, only what arrived in the last `batch_timeout` | the same, plus spooled records not yet fsynced (the spool is fsynced every `batch_timeout`) |
+/// | [`MemoryFirst`](Self::MemoryFirst) | enqueues in memory (in the spool while the sink is down) | what was queued and not yet written: with a healthy sink about one `batch_timeout` of activities plus the batch being written; in the first `spill_after` of an outage what arrived since it began; once the sink has failed or stayed silent for `spill_after`, nothing (everything is in the spool) | the same, plus spooled records not yet fsynced (the spool is fsynced every `batch_timeout`) |
 /// | [`WriteAhead`](Self::WriteAhead) | appends to the spool (one `write`, no fsync) | nothing it accepted | records appended since the last fsync: at most one `batch_timeout` |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

@@ -100,13 +100,12 @@ impl Shared {
     /// first in write-ahead mode or while the sink is down, else the queue
     /// under the overflow policy. Never awaits.
     pub(crate) fn push_with_policy(&self, item: Queued) -> Result<(), crate::Error> {
-        if self.spool.is_some() && (self.config.write_ahead() || self.sink_down.load(Acquire)) {
-            if self.spill_one(&item.activity).is_ok() {
-                self.note_pending();
-                return Ok(());
-            }
-            // The spool refused it (full, or an I/O error, warned once):
-            // memory is the next best place.
+        // If the spool refuses it (full, or an I/O error, warned once),
+        // memory is the next best place.
+        let spool_first = self.config.write_ahead() || self.sink_down.load(Acquire);
+        if spool_first && self.spool.is_some() && self.spill_one(&item.activity).is_ok() {
+            self.note_pending();
+            return Ok(());
         }
         match self.config.overflow {
             OverflowPolicy::DropNewest => self.try_push(item).map_err(|_| self.drop_full()),

@@ -308,9 +308,8 @@ fn at_record(bytes: &[u8], offset: u64) -> bool {
 /// `at`, not past `segment_end`.
 fn read_records(file: &mut File, at: Position, segment_end: u64, max: usize) -> io::Result<Batch> {
     let mut want = (segment_end - at.offset).min(READ_CHUNK);
-    let mut buf = Vec::new();
     loop {
-        buf.resize(want as usize, 0);
+        let mut buf = vec![0; want as usize];
         file.seek(SeekFrom::Start(at.offset))?;
         file.read_exact(&mut buf)?;
         let mut batch = Batch { activities: Vec::new(), ends: Vec::new(), end: at, corrupt: false };
@@ -422,11 +421,21 @@ mod tests {
     }
 
     #[test]
+    fn reads_cut_by_the_chunk_size_resume_at_the_cut_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spool, _) = Spool::open(dir.path(), 1 << 30, 64 << 20).unwrap();
+        spool.append(&activities(0..100)).unwrap();
+        let first = spool.read(1_000, spool.end()).unwrap().unwrap();
+        assert!(first.activities.len() < 100, "a 4 KiB chunk holds only part of 100 records");
+        assert_eq!(replay_all(&spool, 1_000).len(), 100);
+    }
+
+    #[test]
     fn a_record_larger_than_a_read_chunk_is_read_whole() {
         let dir = tempfile::tempdir().unwrap();
         let (spool, _) = Spool::open(dir.path(), 1 << 30, 64 << 20).unwrap();
         let big = Activity::new("note").meta("blob", "x".repeat(READ_CHUNK as usize + 10)).build().unwrap();
-        spool.append(&[big.clone()]).unwrap();
+        spool.append(std::slice::from_ref(&big)).unwrap();
         spool.append(&activities(0..3)).unwrap();
         let batch = spool.read(10, spool.end()).unwrap().unwrap();
         assert_eq!(batch.activities, vec![big]);
