@@ -68,7 +68,7 @@ pub use context::ActivityContext;
 pub use error::{Error, Result};
 pub use global::{current, log, log_async, set_global, try_log_async, unlogged_count, with_current};
 pub use logger::{ActivityLogger, ActivityLoggerBuilder, DeadLetterHook, OverflowPolicy, ShutdownReport, Stats};
-pub use redact::{Redactor, DEFAULT_SENSITIVE_KEYS, REDACTED};
+pub use redact::{redact_text, Redactor, DEFAULT_SENSITIVE_KEYS, REDACTED};
 pub use sink::{FanoutSink, MemorySink, NullSink, Sink, SinkError, SinkErrorKind};
 
 pub(crate) use activity::validate;
