@@ -36,7 +36,33 @@
 //!   quarantine of bad records; [`log_async`] and [`set_global`] for the
 //!   process-wide logger.
 //! - [`MemorySink`] — for tests; [`FanoutSink`] — several sinks at once.
-//! - [`Redactor`] — secrets are masked before an activity is queued.
+//! - [`Redactor`] — secrets are masked before an activity is queued: by
+//!   key, and credentials inside any text (the table in its docs).
+//! - [`query`] — one read API on every store: filters, pages, statistics,
+//!   exports, retention.
+//!
+//! ## Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `macros` (default) | `#[log_activity]` |
+//! | `sqlite` | [`sqlite::SqliteSink`]: the embedded store |
+//! | `postgres` | [`postgres::PostgresSink`]: the production store |
+//! | `postgres-rustls` | `postgres` over TLS, with rustls and the Mozilla root certificates |
+//!
+//! With `postgres-rustls`, TLS is asked for in the URL: `sslmode=require`
+//! encrypts, `sslmode=verify-full` also checks the server's certificate and
+//! host name (`sslrootcert=/path/ca.pem` for a private CA). Without the
+//! feature, a URL asking for TLS fails to connect.
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
+//! # async fn connect() -> Result<(), Box<dyn std::error::Error>> {
+//! use activity_log::postgres::PostgresSink;
+//!
+//! let store = PostgresSink::connect("postgres://app:secret@db.example.com:5432/app?sslmode=require").await?;
+//! # let _ = store; Ok(()) }
+//! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
