@@ -65,11 +65,12 @@
 //! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 #[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
+#[path = "macro_support.rs"]
+pub mod __macro_support;
 mod activity;
 mod context;
 mod error;
