@@ -46,7 +46,7 @@ pub const DEFAULT_SENSITIVE_KEYS: &[&str] = &[
 ///
 /// | shape | example | becomes |
 /// |---|---|---|
-/// | `Authorization:` / `Proxy-Authorization:` header line | `Authorization: Bearer abc123` | `Authorization: Bearer [REDACTED]` (the scheme word is kept; the value runs to the end of the line or a closing quote) |
+/// | `Authorization:` / `Proxy-Authorization:` header line | `Authorization: Bearer abc123` | `Authorization: Bearer [REDACTED]` (the scheme word is kept; the value runs to the end of the line, or to the closing quote when the header itself stands in quotes, as in `curl -H '...'`) |
 /// | `Cookie:` / `Set-Cookie:` header line | `Cookie: sid=a1; theme=dark` | `Cookie: [REDACTED]` |
 /// | a value that is `Bearer` and one word | `Bearer abc` | `Bearer [REDACTED]` |
 /// | `Bearer` / `Basic` / `Token` followed by a credential-shaped word¹ anywhere | `sent Basic dXNlcjpwYXNz to it` | `sent Basic [REDACTED] to it` |

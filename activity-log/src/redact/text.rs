@@ -182,7 +182,7 @@ fn apply(anchor: &str, rule: Rule, b: &[u8], start: usize, end: usize) -> Option
         Rule::Key { short, scheme } => {
             key_value(b, start, end, short).or_else(|| if scheme { scheme_word(b, start, end, false) } else { None })
         }
-        Rule::Header { keep_scheme } => header(b, end, keep_scheme),
+        Rule::Header { keep_scheme } => header(b, start, end, keep_scheme),
         Rule::Scheme { whole } => scheme_word(b, start, end, whole),
         Rule::Jwt => jwt(b, start),
         Rule::Userinfo => userinfo(b, end),
@@ -254,15 +254,25 @@ fn key_value(b: &[u8], start: usize, end: usize, short: bool) -> Option<Step> {
         Some(b':') if !short && !b[sep..].starts_with(b"://") => {}
         _ => return None,
     }
-    value(b, sep + 1, false)
+    value(b, sep + 1, None)
 }
 
 /// `Authorization: Bearer abc`, `Cookie: a=b; c=d`, or the same as a key.
-fn header(b: &[u8], end: usize, keep_scheme: bool) -> Option<Step> {
+fn header(b: &[u8], start: usize, end: usize, keep_scheme: bool) -> Option<Step> {
     let sep = key_separator(b, end);
     match b.get(sep) {
         Some(b':') if !b[sep..].starts_with(b"://") => {
-            let step = value(b, sep + 1, true)?;
+            // A header written inside quotes (`curl -H 'Authorization: ..'`)
+            // ends at the closing quote; one on a line of its own (a raw
+            // request) at the end of the line, quotes included.
+            let name_start = start
+                - b[start.saturating_sub(32)..start]
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
+                    .count();
+            let quote = name_start.checked_sub(1).map(|i| b[i]).filter(|c| matches!(c, b'"' | b'\''));
+            let step = value(b, sep + 1, Some(quote))?;
             match (keep_scheme, step.mask) {
                 (true, Some((from, to))) => {
                     // `Bearer `, `Basic `, `Digest `...: keep the scheme word.
@@ -277,17 +287,18 @@ fn header(b: &[u8], end: usize, keep_scheme: bool) -> Option<Step> {
                 _ => Some(step),
             }
         }
-        Some(b'=') => value(b, sep + 1, false),
+        Some(b'=') => value(b, sep + 1, None),
         _ => None,
     }
 }
 
 /// The value after a separator at `i`: quoted (to the closing quote, on
-/// this line), a header value (to the end of the line or a quote), or a
+/// this line), a header value (`header_line: Some(quote)`: to the end of
+/// the line, or to `quote` when the header itself stands in quotes), or a
 /// plain value (to a space or a delimiter of query strings, cookies, JSON
 /// and markup). An empty value or one opening a JSON object or array is
 /// refused.
-fn value(b: &[u8], i: usize, header_line: bool) -> Option<Step> {
+fn value(b: &[u8], i: usize, header_line: Option<Option<u8>>) -> Option<Step> {
     let i = spaces(b, i, 8);
     let (from, to, resume) = match b.get(i) {
         Some(&q @ (b'"' | b'\'')) => {
@@ -299,8 +310,9 @@ fn value(b: &[u8], i: usize, header_line: bool) -> Option<Step> {
             (i + 1, j, j)
         }
         Some(b'{' | b'[') | None => return None,
-        Some(_) if header_line => {
-            let j = run(b, i, |c| !matches!(c, b'\r' | b'\n' | b'"' | b'\''));
+        Some(_) if header_line.is_some() => {
+            let quote = header_line.flatten();
+            let j = run(b, i, |c| c != b'\r' && c != b'\n' && Some(c) != quote);
             let mut to = j;
             while to > i && matches!(b[to - 1], b' ' | b'\t') {
                 to -= 1;
@@ -443,9 +455,10 @@ mod tests {
         );
         assert_eq!(m("proxy-authorization: Basic dXNlcjpwYXNz\nnext"), "proxy-authorization: Basic [REDACTED]\nnext");
         assert_eq!(
-            m("Authorization: Digest username=\"a\", response=\"6629fae\""),
-            "Authorization: Digest [REDACTED]\"a\", response=\"6629fae\""
+            m("Authorization: Digest username=\"a\", response=\"6629fae\"\r\n"),
+            "Authorization: Digest [REDACTED]\r\n"
         );
+        assert_eq!(m("x 'Authorization: Digest username=\"a\"' y"), "x 'Authorization: Digest [REDACTED]' y");
         assert_eq!(m("Authorization:opaque-credential"), "Authorization:[REDACTED]");
     }
 
