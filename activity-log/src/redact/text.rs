@@ -320,15 +320,30 @@ fn value(b: &[u8], i: usize, header_line: Option<Option<u8>>) -> Option<Step> {
             (i, to, j)
         }
         Some(_) => {
-            let j = run(b, i, |c| {
+            let plain = |c: u8| {
                 !(c.is_ascii_whitespace()
                     || matches!(c, b'&' | b';' | b',' | b'"' | b'\'' | b'<' | b'>' | b')' | b']' | b'}' | b'#'))
-            });
-            (i, j, j)
+            };
+            let j = run(b, i, plain);
+            // `token: Bearer abc`: keep the scheme, mask the word after it.
+            let scheme = SCHEMES.iter().any(|s| b[i..j].eq_ignore_ascii_case(s.as_bytes()));
+            let after = spaces(b, j, 4);
+            if scheme && after > j && matches!(b.get(after), Some(b'[' | b'{')) {
+                return None; // `Bearer [REDACTED]`: masked already
+            }
+            if scheme && after > j && b.get(after).is_some_and(|&c| plain(c)) {
+                let k = run(b, after, plain);
+                (after, k, k)
+            } else {
+                (i, j, j)
+            }
         }
     };
     (from < to).then_some(Step { mask: Some((from, to)), resume })
 }
+
+/// Auth scheme words kept in front of a masked value.
+const SCHEMES: [&str; 4] = ["bearer", "basic", "token", "digest"];
 
 /// Whether `word` looks like a credential rather than a word of prose: a
 /// digit, a symbol of base64/token68, or an upper-case letter after the
@@ -516,6 +531,9 @@ mod tests {
             m("secret_key=a passwordHash=b csrftoken=c"),
             "secret_key=[REDACTED] passwordHash=[REDACTED] csrftoken=[REDACTED]"
         );
+        assert_eq!(m("token: Bearer abc123 ok"), "token: Bearer [REDACTED] ok");
+        assert_eq!(m("auth=Basic dXNlcjpwYXNz&x=1"), "auth=Basic [REDACTED]&x=1");
+        assert_eq!(m("password=basic"), "password=[REDACTED]");
         assert_eq!(m("user=bob&pass=x&pwd=y&auth=z"), "user=bob&pass=[REDACTED]&pwd=[REDACTED]&auth=[REDACTED]");
         assert_eq!(
             m("X-Amz-Credential=AK%2F1&X-Amz-Signature=fe5f80f7"),
