@@ -144,6 +144,9 @@ struct Step {
 /// `s` with every credential found replaced by [`REDACTED`]; `None` when
 /// nothing was found (the common case allocates nothing).
 pub(super) fn mask(s: &str) -> Option<String> {
+    if !may_hold_secret(s.as_bytes()) {
+        return None;
+    }
     let ac = automaton()?;
     let b = s.as_bytes();
     let mut out: Option<String> = None;
@@ -175,6 +178,14 @@ pub(super) fn mask(s: &str) -> Option<String> {
     let mut out = out?;
     out.push_str(s.get(copied..).unwrap_or_default());
     Some(out)
+}
+
+/// A quick test before the search, for the many short values (`sales`,
+/// `inbound`, ids) a record holds: every rule needs a separator (`=`, `:`,
+/// a space after a scheme), a `.` (JWTs), a `_` or `-` (provider prefixes),
+/// or else is a 20-byte-or-longer AWS or Google key.
+fn may_hold_secret(b: &[u8]) -> bool {
+    b.len() >= 20 || b.iter().any(|c| matches!(c, b'=' | b':' | b' ' | b'.' | b'_' | b'-'))
 }
 
 fn apply(anchor: &str, rule: Rule, b: &[u8], start: usize, end: usize) -> Option<Step> {
@@ -581,6 +592,23 @@ mod tests {
         ] {
             assert_eq!(m(&format!("key {key} used")), format!("key {masked} used"), "{key}");
         }
+    }
+
+    #[test]
+    fn the_quick_test_lets_the_shortest_secrets_through() {
+        for (secret, masked) in [
+            ("pwd=x", "pwd=[REDACTED]"),
+            ("token:abc", "token:[REDACTED]"),
+            ("Bearer abc", "Bearer [REDACTED]"),
+            ("x://u:p@h", "x://u:[REDACTED]@h"),
+            ("eyJhbGciOiJ9.eyJz", "[REDACTED]"),
+            ("AKIAIOSFODNN7EXAMPLE", "AKIA[REDACTED]"),
+            ("xoxb-1234567890", "xoxb-[REDACTED]"),
+        ] {
+            assert_eq!(m(secret), masked, "{secret}");
+        }
+        assert!(!may_hold_secret(b"sales"));
+        assert!(!may_hold_secret(b"inbound"));
     }
 
     #[test]
