@@ -11,15 +11,7 @@ use sqlx::{ConnectOptions, Connection, Executor};
 use std::str::FromStr;
 
 /// `DATABASE_URL`, or CI's server under `CI=true`; `None` says to skip.
-pub fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            Some("postgres://postgres@127.0.0.1:5432/test".to_owned())
-        }
-        _ => None,
-    }
-}
+pub use dev_env::database_url;
 
 /// A scratch schema, dropped by [`Scratch::drop_now`].
 pub struct Scratch {

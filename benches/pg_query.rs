@@ -39,7 +39,7 @@ where
 
 fn main() {
     let Some(url) = database_url() else {
-        println!("pg_query: skipped; set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run it");
+        println!("pg_query: skipped; {}", dev_env::HOW_TO_RUN);
         return;
     };
     let full = std::env::args().any(|a| a == "--bench");

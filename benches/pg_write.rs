@@ -158,7 +158,7 @@ async fn raw_copy(pool: &PgPool, rows: &[Activity]) -> f64 {
 
 fn main() {
     let Some(url) = database_url() else {
-        println!("pg_write: skipped; set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run it");
+        println!("pg_write: skipped; {}", dev_env::HOW_TO_RUN);
         return;
     };
     let full = std::env::args().any(|a| a == "--bench");

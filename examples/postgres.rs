@@ -20,14 +20,23 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let Ok(url) = std::env::var("DATABASE_URL") else {
-        println!("DATABASE_URL is not set: nothing to do.");
-        println!("Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --example postgres");
-        return Ok(());
+    let url = match dev_env::postgres() {
+        dev_env::Postgres::Use(url) => url,
+        dev_env::Postgres::Skip(why) => {
+            println!("{why}: nothing to do.");
+            println!("Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --example postgres");
+            return Ok(());
+        }
     };
 
     // 1. Connect (migrations run under an advisory lock) and start a logger.
-    let store = PostgresSink::connect(&url).await?;
+    let store = match PostgresSink::connect(&url).await {
+        Ok(store) => store,
+        Err(e) => {
+            println!("nothing to do: {}", dev_env::unreachable("the postgres example", e));
+            return Ok(());
+        }
+    };
     let logger = ActivityLogger::builder().sink(store.clone()).batch_timeout(Duration::from_millis(50)).build()?;
     let run = format!("run-{}", std::process::id());
 

@@ -6,7 +6,7 @@
 //! and not the wrapper. The wrapper then logs once, in the caller's task, and
 //! returns the body's value untouched.
 //!
-//! Hygiene: every path is absolute (`::activity_log::__private::..`) and
+//! Hygiene: every path is absolute (`::activity_log::__macro_support::..`) and
 //! every local the wrapper introduces has a mixed-site span, so it can
 //! neither hide nor be hidden by the user's names. Only `ret` is visible to
 //! the user's option expressions.
@@ -71,7 +71,7 @@ fn instrument(plan: &Plan, ty: Option<&Type>, run: impl FnOnce(TokenStream) -> T
     let logger = local("__activity_log_logger");
     let id = local("__activity_log_id");
     let name = local("__activity_log_name");
-    let p = quote!(::activity_log::__private);
+    let p = quote!(::activity_log::__macro_support);
 
     // Before the body: everything that uses only parameters.
     let activity_type = &plan.ty;

@@ -7,6 +7,8 @@
 //! function, `expand.rs` generates the wrapper and `fallback.rs` emits the
 //! error together with the unchanged function.
 
+#![warn(missing_docs)]
+
 mod attr;
 mod expand;
 mod fallback;

@@ -36,14 +36,41 @@
 //!   quarantine of bad records; [`log_async`] and [`set_global`] for the
 //!   process-wide logger.
 //! - [`MemorySink`] — for tests; [`FanoutSink`] — several sinks at once.
-//! - [`Redactor`] — secrets are masked before an activity is queued.
+//! - [`Redactor`] — secrets are masked before an activity is queued: by
+//!   key, and credentials inside any text (the table in its docs).
+//! - [`query`] — one read API on every store: filters, pages, statistics,
+//!   exports, retention.
+//!
+//! ## Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `macros` (default) | `#[log_activity]` |
+//! | `sqlite` | [`sqlite::SqliteSink`]: the embedded store |
+//! | `postgres` | [`postgres::PostgresSink`]: the production store |
+//! | `postgres-rustls` | `postgres` over TLS, with rustls and the Mozilla root certificates |
+//!
+//! With `postgres-rustls`, TLS is asked for in the URL: `sslmode=require`
+//! encrypts, `sslmode=verify-full` also checks the server's certificate and
+//! host name (`sslrootcert=/path/ca.pem` for a private CA). Without the
+//! feature, a URL asking for TLS fails to connect.
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
+//! # async fn connect() -> Result<(), Box<dyn std::error::Error>> {
+//! use activity_log::postgres::PostgresSink;
+//!
+//! let store = PostgresSink::connect("postgres://app:secret@db.example.com:5432/app?sslmode=require").await?;
+//! # let _ = store; Ok(()) }
+//! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 #[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
+#[path = "macro_support.rs"]
+pub mod __macro_support;
 mod activity;
 mod context;
 mod error;
@@ -70,7 +97,7 @@ pub use global::{current, log, log_async, set_global, try_log_async, unlogged_co
 pub use logger::{
     ActivityLogger, ActivityLoggerBuilder, DeadLetterHook, Durability, OverflowPolicy, ShutdownReport, Stats,
 };
-pub use redact::{Redactor, DEFAULT_SENSITIVE_KEYS, REDACTED};
+pub use redact::{redact_text, Redactor, DEFAULT_SENSITIVE_KEYS, REDACTED};
 pub use sink::{FanoutSink, MemorySink, NullSink, Sink, SinkError, SinkErrorKind};
 
 pub(crate) use activity::validate;

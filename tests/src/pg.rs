@@ -2,9 +2,10 @@
 //! fresh and dropped at the end (also when the test panics), so tests run
 //! in parallel and leave nothing behind.
 //!
-//! The server comes from `DATABASE_URL`. With `CI=true` it defaults to
-//! [`CI_DATABASE_URL`] and an unreachable server fails the test; without
-//! CI and without a reachable server the tests are skipped, saying so once.
+//! The server comes from `DATABASE_URL`, read by [`dev_env`]: with `CI=true`
+//! it defaults to [`dev_env::CI_DATABASE_URL`] and an unreachable server
+//! fails the test; without CI and without a reachable server the tests are
+//! skipped, saying so once.
 
 use activity_log::postgres::{PostgresSink, PostgresSinkBuilder};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -14,23 +15,12 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-/// The server CI starts (`.ci/run`).
-pub const CI_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// Says once per test binary why the PostgreSQL tests are skipped (written
 /// to stderr directly, so the test harness does not capture it).
 fn skip(why: &str) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "PostgreSQL tests skipped ({why}): set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-             (or CI=true, which also makes an unreachable server fail) to run them"
-        );
+        let _ = writeln!(std::io::stderr(), "PostgreSQL tests skipped ({why}): {}", dev_env::HOW_TO_RUN);
     });
 }
 
@@ -46,27 +36,24 @@ impl TestSchema {
     /// Creates a uniquely named schema, or returns `None` (after saying
     /// why) when no server is configured or reachable outside CI.
     pub async fn create(label: &str) -> Option<Self> {
-        let url = match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ if in_ci() => CI_DATABASE_URL.to_owned(),
-            _ => {
-                skip("DATABASE_URL is not set");
+        let url = match dev_env::postgres() {
+            dev_env::Postgres::Use(url) => url,
+            dev_env::Postgres::Skip(why) => {
+                skip(why);
                 return None;
             }
         };
         let base = PgConnectOptions::from_str(&url).expect("DATABASE_URL is a valid postgres:// URL");
         let mut conn = match tokio::time::timeout(Duration::from_secs(10), base.connect()).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(e)) if !in_ci() => {
-                skip(&format!("cannot connect: {e}"));
+            Ok(Err(e)) => {
+                skip(&dev_env::unreachable("the PostgreSQL tests", e));
                 return None;
             }
-            Err(_) if !in_ci() => {
-                skip("connecting timed out");
+            Err(_) => {
+                skip(&dev_env::unreachable("the PostgreSQL tests", "connecting timed out after 10 s"));
                 return None;
             }
-            Ok(Err(e)) => panic!("CI=true but PostgreSQL at DATABASE_URL is unreachable: {e}"),
-            Err(_) => panic!("CI=true but connecting to PostgreSQL at DATABASE_URL timed out"),
         };
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();

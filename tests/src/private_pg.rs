@@ -26,13 +26,9 @@ use std::time::{Duration, Instant};
 /// The longest any one `initdb` / `pg_ctl` call may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// Skips (saying why, once per test binary) outside CI; fails in CI.
 fn unavailable(why: &str) -> Option<PrivatePostgres> {
-    assert!(!in_ci(), "CI=true but a private PostgreSQL server cannot be started: {why}");
+    assert!(!dev_env::in_ci(), "CI=true but a private PostgreSQL server cannot be started: {why}");
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = writeln!(

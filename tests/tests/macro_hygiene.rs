@@ -6,7 +6,7 @@ use ::activity_log::{log_activity, ActivityLogger};
 
 #[allow(dead_code)]
 mod activity_log {
-    pub mod __private {
+    pub mod __macro_support {
         pub fn begin(_: &str) {}
     }
     pub fn log_async() {}

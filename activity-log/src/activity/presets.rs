@@ -56,7 +56,7 @@ impl Activity {
     /// An HTTP request served by this service (`api_request`). The outcome
     /// follows the status (401/403: denied, 4xx/5xx: failure), the severity
     /// is `error` for 5xx and `warning` for 4xx or requests slower than
-    /// [`SLOW_REQUEST`].
+    /// 2 seconds.
     pub fn api_request(method: &str, path: &str, status: u16, duration: Duration) -> ActivityBuilder {
         let (outcome, severity) = http_outcome(status, duration);
         Self::new("api_request")

@@ -2,8 +2,7 @@
 //! background task.
 
 use super::ActivityStore;
-use crate::{Activity, Sink, SinkError};
-use async_trait::async_trait;
+use crate::Sink;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -103,28 +102,7 @@ pub(crate) struct RetainingSink {
     pub(crate) task: RetentionTask,
 }
 
-#[async_trait]
-impl Sink for RetainingSink {
-    async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
-        self.sink.write_batch(batch).await
-    }
-
-    fn name(&self) -> &str {
-        self.sink.name()
-    }
-
-    fn prefers_owned(&self) -> bool {
-        self.sink.prefers_owned()
-    }
-
-    fn preferred_batch_size(&self) -> Option<usize> {
-        self.sink.preferred_batch_size()
-    }
-
-    async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
-        self.sink.write_owned(batch).await
-    }
-}
+crate::sink::forward_sink!(impl for RetainingSink => |this| this.sink);
 
 impl Drop for RetainingSink {
     fn drop(&mut self) {

@@ -79,32 +79,51 @@ pub trait Sink: Send + Sync + 'static {
     }
 }
 
-/// `Arc<S>` and `Box<S>` are sinks that forward every method to `S`.
+/// Implements [`Sink`] for a type by forwarding every method to the sink
+/// an expression of `self` names, so that no method is forgotten when the
+/// trait grows: `forward_sink!(impl<S> for Arc<S> => |this| **this)`, or
+/// `forward_sink!(impl for Wrapper => |this| this.inner)`.
 macro_rules! forward_sink {
-    ($($pointer:ident),*) => {$(
-        #[async_trait]
-        impl<S: Sink + ?Sized> Sink for $pointer<S> {
-            async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
-                (**self).write_batch(batch).await
+    (impl$(<$generic:ident>)? for $ty:ty => |$this:ident| $inner:expr) => {
+        #[::async_trait::async_trait]
+        impl$(<$generic: $crate::Sink + ?Sized>)? $crate::Sink for $ty {
+            async fn write_batch(&self, batch: &[$crate::Activity]) -> Result<(), $crate::SinkError> {
+                let $this = self;
+                let inner = &$inner;
+                inner.write_batch(batch).await
             }
 
             fn name(&self) -> &str {
-                (**self).name()
+                let $this = self;
+                let inner = &$inner;
+                inner.name()
             }
 
             fn prefers_owned(&self) -> bool {
-                (**self).prefers_owned()
+                let $this = self;
+                let inner = &$inner;
+                inner.prefers_owned()
             }
 
             fn preferred_batch_size(&self) -> Option<usize> {
-                (**self).preferred_batch_size()
+                let $this = self;
+                let inner = &$inner;
+                inner.preferred_batch_size()
             }
 
-            async fn write_owned(&self, batch: Vec<Activity>) -> Result<(), (SinkError, Vec<Activity>)> {
-                (**self).write_owned(batch).await
+            async fn write_owned(
+                &self,
+                batch: Vec<$crate::Activity>,
+            ) -> Result<(), ($crate::SinkError, Vec<$crate::Activity>)> {
+                let $this = self;
+                let inner = &$inner;
+                inner.write_owned(batch).await
             }
         }
-    )*};
+    };
 }
+pub(crate) use forward_sink;
 
-forward_sink!(Arc, Box);
+// `Arc<S>` and `Box<S>` are sinks that forward every method to `S`.
+forward_sink!(impl<S> for Arc<S> => |this| **this);
+forward_sink!(impl<S> for Box<S> => |this| **this);

@@ -1,4 +1,5 @@
-//! What `#[log_activity]` expands to. Not public API: no stability promise.
+//! The runtime support of `#[log_activity]`: what its expansion calls.
+//! Not public API: no stability promise.
 
 use crate::{Activity, ActivityBuilder, ActivityLogger, Actor, Target};
 use serde::Serialize;
