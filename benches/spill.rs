@@ -7,8 +7,11 @@
 //! and `BENCH wal_eps=... memory_eps=... wal_ratio=...` (end to end: log
 //! every activity, then flush until the sink has them all).
 
-use activity_log::{async_trait, Activity, ActivityLogger, Durability, MemorySink, OverflowPolicy, Sink, SinkError};
-use activity_log_benches::typical;
+use activity_log::{
+    async_trait, Activity, ActivityLogger, ActivityLoggerBuilder, Durability, MemorySink, OverflowPolicy, Sink,
+    SinkError,
+};
+use activity_log_benches::{eps, typical};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -33,52 +36,43 @@ impl Sink for Switch {
     }
 }
 
-fn eps(events: u64, elapsed: Duration) -> f64 {
-    events as f64 / elapsed.as_secs_f64()
-}
-
-/// Returns (spill events/s, replay events/s, memory events/s, write-ahead events/s).
-fn run(rt: &tokio::runtime::Runtime) -> (f64, f64, f64, f64) {
-    // Baseline: the same events through the in-memory queue into memory.
-    let sink = Arc::new(Switch::default());
-    let logger = ActivityLogger::builder()
-        .sink(sink.clone())
-        .batch_size(1_024)
-        .overflow(OverflowPolicy::Wait)
-        .build()
-        .expect("logger builds");
+/// Logs `EVENTS` typical activities through a logger on `sink` configured
+/// by `configure` (batches of 1,024), flushes, and returns the logger and
+/// the rate in events/s.
+fn log_and_flush(
+    rt: &tokio::runtime::Runtime,
+    sink: &Arc<Switch>,
+    configure: impl FnOnce(ActivityLoggerBuilder) -> ActivityLoggerBuilder,
+) -> (ActivityLogger, f64) {
+    let logger =
+        configure(ActivityLogger::builder().sink(sink.clone()).batch_size(1_024)).build().expect("logger builds");
     let start = Instant::now();
     for i in 0..EVENTS {
         logger.log_async(typical(i));
     }
     rt.block_on(logger.flush()).expect("flush");
-    let memory = eps(EVENTS, start.elapsed());
+    let rate = eps(EVENTS as usize, start.elapsed());
+    (logger, rate)
+}
+
+/// Returns (spill events/s, replay events/s, memory events/s, write-ahead events/s).
+fn run(rt: &tokio::runtime::Runtime) -> (f64, f64, f64, f64) {
+    // Baseline: the same events through the in-memory queue into memory.
+    let (logger, memory) = log_and_flush(rt, &Arc::default(), |b| b.overflow(OverflowPolicy::Wait));
     assert_eq!(logger.stats().written, EVENTS);
     drop(logger);
 
     let dir = tempfile::tempdir().expect("tempdir");
     let sink = Arc::new(Switch::default());
     sink.down.store(true, Relaxed);
-    let logger = ActivityLogger::builder()
-        .sink(sink.clone())
-        .batch_size(1_024)
-        .spill_dir(dir.path())
-        .spill_after(Duration::ZERO)
-        .build()
-        .expect("logger builds");
-    let start = Instant::now();
-    for i in 0..EVENTS {
-        logger.log_async(typical(i));
-    }
-    rt.block_on(logger.flush()).expect("flush");
-    let spill = eps(EVENTS, start.elapsed());
+    let (logger, spill) = log_and_flush(rt, &sink, |b| b.spill_dir(dir.path()).spill_after(Duration::ZERO));
     let s = logger.stats();
     assert_eq!((s.spooled, s.lost()), (EVENTS, 0), "{s:?}");
 
     sink.down.store(false, Relaxed);
     let start = Instant::now();
     rt.block_on(logger.flush()).expect("flush");
-    let replay = eps(EVENTS, start.elapsed());
+    let replay = eps(EVENTS as usize, start.elapsed());
     let s = logger.stats();
     assert_eq!((s.written, s.spooled), (EVENTS, 0), "{s:?}");
     let _ = rt.block_on(logger.shutdown(Duration::from_secs(10)));
@@ -87,20 +81,8 @@ fn run(rt: &tokio::runtime::Runtime) -> (f64, f64, f64, f64) {
     // Write-ahead: the same events, each appended to the spool before
     // log_async returns and delivered from it.
     let dir = tempfile::tempdir().expect("tempdir");
-    let sink = Arc::new(Switch::default());
-    let logger = ActivityLogger::builder()
-        .sink(sink.clone())
-        .batch_size(1_024)
-        .spill_dir(dir.path())
-        .durability(Durability::WriteAhead)
-        .build()
-        .expect("logger builds");
-    let start = Instant::now();
-    for i in 0..EVENTS {
-        logger.log_async(typical(i));
-    }
-    rt.block_on(logger.flush()).expect("flush");
-    let wal = eps(EVENTS, start.elapsed());
+    let (logger, wal) =
+        log_and_flush(rt, &Arc::default(), |b| b.spill_dir(dir.path()).durability(Durability::WriteAhead));
     let s = logger.stats();
     assert_eq!((s.written, s.spooled, s.lost()), (EVENTS, 0, 0), "{s:?}");
     let _ = rt.block_on(logger.shutdown(Duration::from_secs(10)));
