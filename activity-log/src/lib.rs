@@ -56,6 +56,8 @@ pub mod query;
 mod redact;
 mod sink;
 mod spool;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
@@ -65,7 +67,7 @@ pub use activity::{
     ValidationError,
 };
 pub use context::ActivityContext;
-pub use error::{Error, Result};
+pub use error::{DatabaseError, DatabaseErrorKind, Error, Result};
 pub use global::{current, log, log_async, set_global, try_log_async, unlogged_count, with_current};
 pub use logger::{ActivityLogger, ActivityLoggerBuilder, DeadLetterHook, OverflowPolicy, ShutdownReport, Stats};
 pub use redact::{Redactor, DEFAULT_SENSITIVE_KEYS, REDACTED};
