@@ -12,17 +12,15 @@ use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
-/// Every migration, oldest first. Never edit a shipped one: add the next.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "partitioned activities table, indexes, append-only triggers, partition bookkeeping",
-    sql: include_str!("../../migrations/postgres/0001_activities.sql"),
-}];
-
 /// The newest PostgreSQL schema version this crate knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = crate::sql::migrate::newest(MIGRATIONS);
 
-const _: () = assert!(crate::sql::migrate::in_order(MIGRATIONS, SCHEMA_VERSION));
+/// Every migration, oldest first. Never edit a shipped one: add the next.
+const MIGRATIONS: &[Migration] = &[Migration::new(
+    1,
+    "partitioned activities table, indexes, append-only triggers, partition bookkeeping",
+    include_str!("../../migrations/postgres/0001_activities.sql"),
+)];
 
 /// Whether a SQLSTATE is worth retrying: the connection broke, the server
 /// is shutting down or out of resources, a serialization failure or a
@@ -87,12 +85,7 @@ impl Dialect for PgDialect {
     const PERSISTENT_READS: bool = false;
 
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
-    const SCHEMA_VERSION: i64 = SCHEMA_VERSION;
-    const MIGRATIONS_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS activity_log_migrations (
-            version     bigint      PRIMARY KEY,
-            description text        NOT NULL,
-            applied_at  timestamptz NOT NULL DEFAULT now()
-        )";
+    const MIGRATIONS_TABLE: &'static str = include_str!("../../migrations/postgres/migrations_table.sql");
     const BEGIN_WRITE: &'static str = "BEGIN";
     // Keyed by the current schema (the first of `search_path`): a second
     // instance waits, then finds the migrations applied.
@@ -103,6 +96,10 @@ impl Dialect for PgDialect {
     // ever sees it, and it ends with the transaction.
     const OPEN_RETENTION: &'static str = "SELECT set_config('activity_log.retention', 'on', true)";
     const CLOSE_RETENTION: Option<&'static str> = None;
+    const DELETE_CHUNK: [&'static str; 2] = [
+        "DELETE FROM activities AS a USING (SELECT occurred_at, id FROM activities WHERE",
+        ") AS doomed WHERE a.occurred_at = doomed.occurred_at AND a.id = doomed.id",
+    ];
 
     crate::sql::impl_execute!();
 
@@ -128,21 +125,6 @@ impl Dialect for PgDialect {
             Some(json) => qb.push(" AND metadata @> ").push_bind(json).push("::jsonb"),
             None => qb.push(" AND FALSE"),
         };
-    }
-
-    fn push_delete_chunk<'a>(
-        qb: &mut QueryBuilder<'a, Postgres>,
-        cutoff: DateTime<Utc>,
-        tenant: Option<&'a str>,
-        limit: i64,
-    ) {
-        qb.push("DELETE FROM activities AS a USING (SELECT occurred_at, id FROM activities WHERE occurred_at < ");
-        qb.push_bind(cutoff);
-        if let Some(t) = tenant {
-            qb.push(" AND tenant = ").push_bind(t);
-        }
-        qb.push(" LIMIT ").push_bind(limit);
-        qb.push(") AS doomed WHERE a.occurred_at = doomed.occurred_at AND a.id = doomed.id");
     }
 
     fn id(row: &PgRow) -> Result<Uuid, sqlx::Error> {

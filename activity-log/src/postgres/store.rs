@@ -4,7 +4,6 @@
 
 use super::dialect::PgDialect;
 use super::{partition, PostgresSink};
-use crate::query::{ActivityFilter, ActivityStats, StatsRequest};
 use crate::sql::{impl_activity_store, BoxFuture, SqlStore};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -31,14 +30,6 @@ impl SqlStore for PostgresSink {
 
     fn readers(&self) -> &PgPool {
         &self.inner.readers
-    }
-
-    fn stats<'a>(
-        &'a self,
-        filter: &'a ActivityFilter,
-        request: &'a StatsRequest,
-    ) -> BoxFuture<'a, Result<ActivityStats, sqlx::Error>> {
-        Box::pin(self.stats_of(filter, request))
     }
 
     fn expire_whole<'a>(

@@ -18,17 +18,22 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
-/// Whether `migrations` are numbered 1, 2, ... up to `newest`: checked at
-/// compile time by each dialect.
-pub(crate) const fn in_order(migrations: &[Migration], newest: i64) -> bool {
+impl Migration {
+    /// Version `version`, described by `description`, applying `sql`.
+    pub(crate) const fn new(version: i64, description: &'static str, sql: &'static str) -> Self {
+        Self { version, description, sql }
+    }
+}
+
+/// The newest version of `migrations`, which must be numbered 1, 2, ...
+/// (evaluated at compile time by each dialect: a gap fails the build).
+pub(crate) const fn newest(migrations: &[Migration]) -> i64 {
     let mut i = 0;
     while i < migrations.len() {
-        if migrations[i].version != i as i64 + 1 {
-            return false;
-        }
+        assert!(migrations[i].version == i as i64 + 1, "migrations must be numbered 1, 2, ... in order");
         i += 1;
     }
-    migrations.len() as i64 == newest
+    migrations.len() as i64
 }
 
 /// Applies the migrations not applied yet; returns the newest version the
@@ -65,14 +70,14 @@ pub(crate) async fn apply<D: Dialect>(pool: &Pool<D::Db>) -> Result<i64, sqlx::E
 /// Refuses a database whose schema is newer than this crate knows: its
 /// rows may not decode, and writes may miss columns it needs.
 pub(crate) fn check_version<D: Dialect>(found: i64) -> Result<(), crate::Error> {
-    if found > D::SCHEMA_VERSION {
+    if found > newest(D::MIGRATIONS) {
         return Err(DatabaseError::new(
             DatabaseErrorKind::Schema,
             format!(
                 "the {} activity-log schema is version {found}, newer than this version of the crate knows \
                  ({}): upgrade activity-log",
                 D::NAME,
-                D::SCHEMA_VERSION
+                newest(D::MIGRATIONS)
             ),
         )
         .into());

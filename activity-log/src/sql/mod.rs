@@ -20,7 +20,7 @@ pub(crate) mod query;
 pub(crate) mod retention;
 pub(crate) mod stats;
 
-use crate::query::{ActivityFilter, ActivityStats, MetadataValue, StatsRequest};
+use crate::query::MetadataValue;
 use chrono::{DateTime, Utc};
 use sqlx::error::DatabaseError;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Pool, QueryBuilder, Row, Type};
@@ -137,8 +137,6 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
     /// Every migration, oldest first.
     const MIGRATIONS: &'static [Migration];
-    /// The newest schema version this dialect knows.
-    const SCHEMA_VERSION: i64;
     /// `CREATE TABLE IF NOT EXISTS activity_log_migrations (version,
     /// description, applied_at)` in this database's types.
     const MIGRATIONS_TABLE: &'static str;
@@ -165,14 +163,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     fn push_search(qb: &mut QueryBuilder<'_, Self::Db>, folded: String);
     /// ` AND the top-level metadata key equals value`.
     fn push_metadata<'a>(qb: &mut QueryBuilder<'a, Self::Db>, key: &'a str, value: &'a MetadataValue);
-    /// One retention chunk: deletes at most `limit` rows older than
-    /// `cutoff` (of `tenant` only, if given).
-    fn push_delete_chunk<'a>(
-        qb: &mut QueryBuilder<'a, Self::Db>,
-        cutoff: DateTime<Utc>,
-        tenant: Option<&'a str>,
-        limit: i64,
-    );
+    /// One retention chunk around the selection of the doomed rows
+    /// (`... WHERE` and what follows `LIMIT n`): rows are deleted by a key
+    /// the selection yields, since DELETE takes no LIMIT everywhere.
+    const DELETE_CHUNK: [&'static str; 2];
 
     /// Runs the statement built in `qb` and returns its rows. With
     /// `persistent`, the prepared statement is cached on the connection.
@@ -201,9 +195,11 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     fn is_transient_code(e: &dyn DatabaseError) -> bool;
 }
 
-/// A SQL sink seen as a store: its read pool, and the reads that are its
-/// own. [`impl_activity_store!`] implements
-/// [`ActivityStore`](crate::query::ActivityStore) on top.
+/// A SQL sink seen as a store: its pools, and its own part of retention.
+/// [`impl_activity_store!`] implements
+/// [`ActivityStore`](crate::query::ActivityStore) on top, with the
+/// store's own `stats_of(&self, filter, request)` for the statistics
+/// (grouping is where SQL dialects differ most).
 pub(crate) trait SqlStore: Send + Sync + 'static {
     /// The store's dialect.
     type Dialect: Dialect;
@@ -215,13 +211,6 @@ pub(crate) trait SqlStore: Send + Sync + 'static {
     fn retention_pool(&self) -> &Pool<<Self::Dialect as Dialect>::Db> {
         self.readers()
     }
-
-    /// Exact counts over `filter`.
-    fn stats<'a>(
-        &'a self,
-        filter: &'a ActivityFilter,
-        request: &'a StatsRequest,
-    ) -> BoxFuture<'a, Result<ActivityStats, sqlx::Error>>;
 
     /// Runs before retention deletes rows: e.g. drops whole partitions
     /// older than `cutoff`; returns how many rows went that way.
@@ -266,7 +255,7 @@ macro_rules! impl_activity_store {
                 filter: &$crate::query::ActivityFilter,
                 request: &$crate::query::StatsRequest,
             ) -> Result<$crate::query::ActivityStats, $crate::query::QueryError> {
-                $crate::sql::SqlStore::stats(self, filter, request)
+                self.stats_of(filter, request)
                     .await
                     .map_err($crate::sql::error::query_error::<<$store as $crate::sql::SqlStore>::Dialect>)
             }

@@ -4,7 +4,7 @@
 //! in between chunks.
 
 use super::error::query_error;
-use super::{Dialect, SqlStore};
+use super::{Backend, Dialect, SqlStore};
 use crate::query::{QueryError, RETENTION_CHUNK};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
@@ -13,8 +13,17 @@ use sqlx::QueryBuilder;
 async fn delete_chunk<S: SqlStore>(store: &S, cutoff: DateTime<Utc>, tenant: Option<&str>) -> Result<u64, sqlx::Error> {
     let mut tx = store.retention_pool().begin_with(S::Dialect::BEGIN_WRITE).await?;
     S::Dialect::script(&mut tx, S::Dialect::OPEN_RETENTION).await?;
-    let mut qb = QueryBuilder::new("");
-    S::Dialect::push_delete_chunk(&mut qb, cutoff, tenant, i64::from(RETENTION_CHUNK));
+    let [head, tail] = S::Dialect::DELETE_CHUNK;
+    let mut qb = QueryBuilder::new(head);
+    qb.push(" occurred_at < ");
+    S::Dialect::bind_time(&mut qb, cutoff);
+    if let Some(t) = tenant {
+        qb.push(" AND tenant = ");
+        <S::Dialect as Dialect>::Db::bind_text(&mut qb, t);
+    }
+    qb.push(" LIMIT ");
+    <S::Dialect as Dialect>::Db::bind_int(&mut qb, i64::from(RETENTION_CHUNK));
+    qb.push(tail);
     let deleted = S::Dialect::execute(&mut tx, qb, false).await?;
     if let Some(close) = S::Dialect::CLOSE_RETENTION {
         S::Dialect::script(&mut tx, close).await?;

@@ -33,16 +33,14 @@ pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
 }
 
 /// Every migration, oldest first. Never edit a shipped one: add the next.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "activities table, indexes, append-only triggers",
-    sql: include_str!("../../migrations/sqlite/0001_activities.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[Migration::new(
+    1,
+    "activities table, indexes, append-only triggers",
+    include_str!("../../migrations/sqlite/0001_activities.sql"),
+)];
 
 /// The newest SQLite schema version this crate knows.
-pub const SCHEMA_VERSION: i64 = 1;
-
-const _: () = assert!(crate::sql::migrate::in_order(MIGRATIONS, SCHEMA_VERSION));
+pub const SCHEMA_VERSION: i64 = crate::sql::migrate::newest(MIGRATIONS);
 
 /// SQLite, for the shared SQL layer.
 #[derive(Debug)]
@@ -57,12 +55,7 @@ impl Dialect for SqliteDialect {
     const PERSISTENT_READS: bool = true;
 
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
-    const SCHEMA_VERSION: i64 = SCHEMA_VERSION;
-    const MIGRATIONS_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS activity_log_migrations (
-            version     INTEGER PRIMARY KEY,
-            description TEXT    NOT NULL,
-            applied_at  INTEGER NOT NULL
-        )";
+    const MIGRATIONS_TABLE: &'static str = include_str!("../../migrations/sqlite/migrations_table.sql");
     // Takes the database's write lock: a second process waits (busy
     // timeout), then finds the migrations applied.
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
@@ -72,6 +65,8 @@ impl Dialect for SqliteDialect {
     // transaction, so no other connection ever sees it open.
     const OPEN_RETENTION: &'static str = "UPDATE activity_retention_gate SET open = 1 WHERE id = 1";
     const CLOSE_RETENTION: Option<&'static str> = Some("UPDATE activity_retention_gate SET open = 0 WHERE id = 1");
+    const DELETE_CHUNK: [&'static str; 2] =
+        ["DELETE FROM activities WHERE rowid IN (SELECT rowid FROM activities WHERE", ")"];
 
     crate::sql::impl_execute!();
 
@@ -117,20 +112,6 @@ impl Dialect for SqliteDialect {
             }
         }
         qb.push(")");
-    }
-
-    fn push_delete_chunk<'a>(
-        qb: &mut QueryBuilder<'a, Sqlite>,
-        cutoff: DateTime<Utc>,
-        tenant: Option<&'a str>,
-        limit: i64,
-    ) {
-        qb.push("DELETE FROM activities WHERE rowid IN (SELECT rowid FROM activities WHERE occurred_at < ");
-        qb.push_bind(cutoff.timestamp_micros());
-        if let Some(t) = tenant {
-            qb.push(" AND tenant = ").push_bind(t);
-        }
-        qb.push(" LIMIT ").push_bind(limit).push(")");
     }
 
     fn id(row: &SqliteRow) -> Result<Uuid, sqlx::Error> {

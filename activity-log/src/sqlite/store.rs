@@ -4,8 +4,7 @@
 
 use super::dialect::SqliteDialect;
 use super::SqliteSink;
-use crate::query::{ActivityFilter, ActivityStats, StatsRequest};
-use crate::sql::{impl_activity_store, BoxFuture, SqlStore};
+use crate::sql::{impl_activity_store, SqlStore};
 use sqlx::SqlitePool;
 
 impl SqlStore for SqliteSink {
@@ -17,14 +16,6 @@ impl SqlStore for SqliteSink {
 
     fn retention_pool(&self) -> &SqlitePool {
         &self.writer
-    }
-
-    fn stats<'a>(
-        &'a self,
-        filter: &'a ActivityFilter,
-        request: &'a StatsRequest,
-    ) -> BoxFuture<'a, Result<ActivityStats, sqlx::Error>> {
-        Box::pin(self.stats_of(filter, request))
     }
 }
 
