@@ -243,11 +243,12 @@ impl PostgresSink {
     }
 
     /// [`write`](Self::write) within the write deadline, after checking
-    /// the server directly when the pool has no connection to reuse or
-    /// the last write failed (so that a refused connection fails at once).
+    /// the server directly when the writer has no connection yet or the
+    /// last write failed for want of one (so that a refused connection
+    /// fails at once instead of being retried until the acquire timeout).
     async fn write_bounded(&self, batch: &[Activity]) -> Result<u64, WriteError> {
         let inner = &self.inner;
-        if inner.suspect.load(Ordering::Relaxed) || inner.writer.num_idle() == 0 {
+        if inner.suspect.load(Ordering::Relaxed) || inner.writer.size() == 0 {
             connect::probe(&inner.writer_options, inner.config.connect_timeout).await.map_err(WriteError::Connect)?;
         }
         match tokio::time::timeout(inner.config.write_timeout, self.write(batch)).await {
