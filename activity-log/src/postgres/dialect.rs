@@ -92,6 +92,9 @@ impl Dialect for PgDialect {
     const MIGRATION_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.activity_log_migrations'))");
 
+    // The protocol counts parameters in 16 bits.
+    const MAX_BIND_VARIABLES: usize = u16::MAX as usize;
+
     // Transaction-local (`set_config(..., true)`): no other transaction
     // ever sees it, and it ends with the transaction.
     const OPEN_RETENTION: &'static str = "SELECT set_config('activity_log.retention', 'on', true)";

@@ -19,6 +19,7 @@ pub(crate) mod migrate;
 pub(crate) mod query;
 pub(crate) mod retention;
 pub(crate) mod stats;
+pub(crate) mod write;
 
 use crate::query::MetadataValue;
 use chrono::{DateTime, Utc};
@@ -41,6 +42,10 @@ pub(crate) trait Backend: Database {
     fn bind_text<'a>(qb: &mut QueryBuilder<'a, Self>, value: &'a str);
     /// Binds an integer.
     fn bind_int(qb: &mut QueryBuilder<'_, Self>, value: i64);
+    /// Binds nullable text.
+    fn bind_opt_text<'a>(qb: &mut QueryBuilder<'a, Self>, value: Option<&'a str>);
+    /// Binds a nullable integer.
+    fn bind_opt_int(qb: &mut QueryBuilder<'_, Self>, value: Option<i64>);
     /// A nullable text column.
     fn text(row: &Self::Row, column: &str) -> Result<Option<String>, sqlx::Error>;
     /// A nullable integer column.
@@ -52,6 +57,8 @@ where
     DB: Database,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
     for<'r> Option<i64>: Decode<'r, DB> + Type<DB>,
     for<'c> &'c str: ColumnIndex<DB::Row>,
@@ -61,6 +68,14 @@ where
     }
 
     fn bind_int(qb: &mut QueryBuilder<'_, Self>, value: i64) {
+        qb.push_bind(value);
+    }
+
+    fn bind_opt_text<'a>(qb: &mut QueryBuilder<'a, Self>, value: Option<&'a str>) {
+        qb.push_bind(value);
+    }
+
+    fn bind_opt_int(qb: &mut QueryBuilder<'_, Self>, value: Option<i64>) {
         qb.push_bind(value);
     }
 
@@ -118,7 +133,8 @@ macro_rules! impl_execute {
 pub(crate) use impl_execute;
 
 /// What one SQL database does differently; everything else is shared.
-/// A new SQL store is a `Dialect`, its migrations, and its write path.
+/// A new SQL store is a `Dialect` and its migrations: the shared write
+/// path ([`write`]) serves it until it wants a faster bulk path of its own.
 pub(crate) trait Dialect: Send + Sync + 'static {
     /// The sqlx database.
     type Db: Backend;
@@ -146,6 +162,11 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Run first inside the migration transaction, if the begin alone does
     /// not serialise migrating instances (an advisory lock).
     const MIGRATION_LOCK: Option<&'static str>;
+
+    /// The most values one statement may bind.
+    const MAX_BIND_VARIABLES: usize;
+    /// Ends an `INSERT` so that rows whose key exists are skipped.
+    const SKIP_EXISTING: &'static str = " ON CONFLICT DO NOTHING";
 
     /// Opens the retention gate for the current transaction only.
     const OPEN_RETENTION: &'static str;

@@ -50,7 +50,7 @@ impl Dialect for SqliteDialect {
     type Db = Sqlite;
 
     const NAME: &'static str = "SQLite";
-    const COLUMNS: &'static str = super::write::COLUMNS;
+    const COLUMNS: &'static str = crate::sql::write::COLUMNS;
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
     const PERSISTENT_READS: bool = true;
 
@@ -60,6 +60,8 @@ impl Dialect for SqliteDialect {
     // timeout), then finds the migrations applied.
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const MIGRATION_LOCK: Option<&'static str> = None;
+
+    const MAX_BIND_VARIABLES: usize = super::write::MAX_VARIABLES;
 
     // The gate is a row: opened and closed inside the deleting
     // transaction, so no other connection ever sees it open.

@@ -165,22 +165,15 @@ impl SqliteSink {
         self.readers.close().await;
         self.writer.close().await;
     }
-
-    /// Writes `batch` in one IMMEDIATE transaction; returns how many rows
-    /// were new.
-    async fn write(&self, batch: &[Activity]) -> Result<u64, sqlx::Error> {
-        let rows: Vec<write::Row<'_>> = batch.iter().map(write::Row::new).collect();
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let written = write::insert_rows(&mut tx, &rows).await?;
-        tx.commit().await?;
-        Ok(written)
-    }
 }
 
 #[async_trait]
 impl Sink for SqliteSink {
     async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
-        self.write(batch).await.map(drop).map_err(|e| sink_error::<SqliteDialect>(e, batch))
+        crate::sql::write::write_batch::<SqliteDialect>(&self.writer, batch)
+            .await
+            .map(drop)
+            .map_err(|e| sink_error::<SqliteDialect>(e, batch))
     }
 
     fn name(&self) -> &str {
