@@ -1,4 +1,4 @@
-//! Configuring a [`PostgresSink`](super::PostgresSink).
+//! Configuring a [`PostgresSink`].
 
 use super::connect::{describe, probe};
 use super::{Partitioning, PostgresSink};
@@ -100,7 +100,7 @@ impl PostgresSinkBuilder {
 
     /// How long opening one connection may take (default
     /// [`DEFAULT_CONNECT_TIMEOUT`], 2 s). `connect` fails after it with
-    /// [`DatabaseErrorKind::TimedOut`](crate::DatabaseErrorKind::TimedOut);
+    /// [`DatabaseErrorKind::TimedOut`];
     /// a refused connection fails at once. While the server is down, each
     /// write fails within it too, so that the logger spills to disk.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {

@@ -134,7 +134,7 @@ pub(crate) use impl_execute;
 
 /// What one SQL database does differently; everything else is shared.
 /// A new SQL store is a `Dialect` and its migrations: the shared write
-/// path ([`write`]) serves it until it wants a faster bulk path of its own.
+/// path ([`write`](mod@write)) serves it until it wants a faster bulk path of its own.
 pub(crate) trait Dialect: Send + Sync + 'static {
     /// The sqlx database.
     type Db: Backend;
