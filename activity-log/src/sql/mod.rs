@@ -1,15 +1,17 @@
 //! The SQL layer every SQL store shares: query building with bound values
-//! only, row decoding, statistics tallies, chunked retention, the migration
-//! runner and error mapping. A store brings a [`Dialect`] (what its SQL
-//! really does differently) and its migrations; everything else is here.
+//! only (sqlx's `QueryBuilder::push_bind`, never formatted values), row
+//! decoding, statistics tallies, chunked retention, the migration runner,
+//! the batch write path and error mapping. A store brings a [`Dialect`]
+//! (what its SQL really does differently) and its migrations; everything
+//! else is here, in the manner of sea-query's backends.
 //!
-//! - [`Backend`]: what sqlx offers for any database with the column types
-//!   this crate uses (text and integer binds, running a built statement),
-//!   implemented once for every such database.
+//! - [`Backend`]: binding and reading text and integers, written once for
+//!   every sqlx database that has them.
 //! - [`Dialect`]: placeholders and arrays, the metadata predicate, how
 //!   times and ids are bound and read, the retention gate and chunk, the
-//!   migration lock, and which database errors are transient.
-//! - [`SqlStore`]: a sink's pools and its store-specific reads (stats,
+//!   migration lock, the bind limit, and which database errors are
+//!   transient.
+//! - [`SqlStore`]: a sink's pools and its own part of retention (dropping
 //!   partitions); [`impl_activity_store!`] turns it into an
 //!   [`ActivityStore`](crate::query::ActivityStore).
 
@@ -134,7 +136,8 @@ pub(crate) use impl_execute;
 
 /// What one SQL database does differently; everything else is shared.
 /// A new SQL store is a `Dialect` and its migrations: the shared write
-/// path ([`write`](mod@write)) serves it until it wants a faster bulk path of its own.
+/// path ([`write`](mod@write)) serves it until it wants a faster bulk path
+/// of its own.
 pub(crate) trait Dialect: Send + Sync + 'static {
     /// The sqlx database.
     type Db: Backend;
@@ -173,6 +176,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Closes it again before commit, where the gate is not
     /// transaction-local.
     const CLOSE_RETENTION: Option<&'static str>;
+    /// One retention chunk around the selection of the doomed rows
+    /// (`... WHERE` and what follows `LIMIT n`): rows are deleted by a key
+    /// the selection yields, since DELETE takes no LIMIT everywhere.
+    const DELETE_CHUNK: [&'static str; 2];
 
     /// Binds a time the way the `occurred_at` column stores it.
     fn bind_time(qb: &mut QueryBuilder<'_, Self::Db>, at: DateTime<Utc>);
@@ -184,10 +191,6 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     fn push_search(qb: &mut QueryBuilder<'_, Self::Db>, folded: String);
     /// ` AND the top-level metadata key equals value`.
     fn push_metadata<'a>(qb: &mut QueryBuilder<'a, Self::Db>, key: &'a str, value: &'a MetadataValue);
-    /// One retention chunk around the selection of the doomed rows
-    /// (`... WHERE` and what follows `LIMIT n`): rows are deleted by a key
-    /// the selection yields, since DELETE takes no LIMIT everywhere.
-    const DELETE_CHUNK: [&'static str; 2];
 
     /// Runs the statement built in `qb` and returns its rows. With
     /// `persistent`, the prepared statement is cached on the connection.
