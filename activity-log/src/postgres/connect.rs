@@ -88,41 +88,10 @@ pub(crate) fn describe(options: &PgConnectOptions, e: &sqlx::Error) -> DatabaseE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::error::ErrorKind as DbErrorKind;
-    use std::borrow::Cow;
     use std::str::FromStr;
 
-    /// A server error with a SQLSTATE, as PostgreSQL sends it.
-    #[derive(Debug)]
-    struct Server(&'static str);
-
-    impl std::fmt::Display for Server {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "server error {}", self.0)
-        }
-    }
-
-    impl std::error::Error for Server {}
-
-    impl sqlx::error::DatabaseError for Server {
-        fn message(&self) -> &str {
-            "server says no"
-        }
-        fn code(&self) -> Option<Cow<'_, str>> {
-            Some(self.0.into())
-        }
-        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-            self
-        }
-        fn kind(&self) -> DbErrorKind {
-            DbErrorKind::Other
-        }
+    fn server(sqlstate: &str) -> sqlx::Error {
+        crate::sql::error::coded::error(sqlstate)
     }
 
     fn options() -> PgConnectOptions {
@@ -140,19 +109,19 @@ mod tests {
     fn each_cause_is_named_with_the_server_and_never_the_password() {
         let refused = described(sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()));
         assert_eq!(refused.kind(), DatabaseErrorKind::Refused);
-        let auth = described(sqlx::Error::Database(Box::new(Server("28P01"))));
+        let auth = described(server("28P01"));
         assert_eq!(auth.kind(), DatabaseErrorKind::Authentication);
         assert!(auth.message().contains("`app`"), "{auth}");
-        let unknown = described(sqlx::Error::Database(Box::new(Server("3D000"))));
+        let unknown = described(server("3D000"));
         assert_eq!(unknown.kind(), DatabaseErrorKind::UnknownDatabase);
         assert!(unknown.message().contains("`audit`"), "{unknown}");
-        let busy = described(sqlx::Error::Database(Box::new(Server("53300"))));
+        let busy = described(server("53300"));
         assert_eq!(busy.kind(), DatabaseErrorKind::Unavailable);
         assert!(busy.is_transient());
         let timed_out = timed_out(&options(), Duration::from_millis(250));
         assert_eq!(timed_out.kind(), DatabaseErrorKind::TimedOut);
         assert!(timed_out.message().contains("db.internal:6543") && timed_out.message().contains("250ms"));
-        let other = described(sqlx::Error::Database(Box::new(Server("42501"))));
+        let other = described(server("42501"));
         assert_eq!(other.kind(), DatabaseErrorKind::Other);
         assert!(!other.is_transient());
     }

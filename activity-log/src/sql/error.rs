@@ -51,3 +51,48 @@ pub(crate) fn database_error<D: Dialect>(e: sqlx::Error, doing: &str) -> crate::
     let kind = if is_transient::<D>(&e) { DatabaseErrorKind::Unavailable } else { DatabaseErrorKind::Other };
     DatabaseError::new(kind, format!("{} failed while {doing}: {e}", D::NAME)).into()
 }
+
+/// Database errors with a given code, as sqlx reports them (SQLite's
+/// result code as a decimal string, PostgreSQL's SQLSTATE), for tests.
+#[cfg(test)]
+pub(crate) mod coded {
+    use sqlx::error::{DatabaseError, ErrorKind};
+    use std::borrow::Cow;
+
+    #[derive(Debug)]
+    struct Coded(String);
+
+    impl std::fmt::Display for Coded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "database error {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Coded {}
+
+    impl DatabaseError for Coded {
+        fn message(&self) -> &str {
+            "the server says no"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(self.0.as_str().into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    /// A database error with `code`.
+    pub(crate) fn error(code: impl ToString) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Coded(code.to_string())))
+    }
+}

@@ -139,47 +139,11 @@ mod tests {
     fn is_transient(e: &sqlx::Error) -> bool {
         crate::sql::error::is_transient::<SqliteDialect>(e)
     }
-    use sqlx::error::{DatabaseError, ErrorKind};
     use sqlx::sqlite::SqliteConnectOptions;
     use sqlx::{ConnectOptions, Connection, Executor};
-    use std::borrow::Cow;
-
-    /// A database error carrying a SQLite (extended) result code, as sqlx
-    /// reports it: the code as a decimal string.
-    #[derive(Debug)]
-    struct Coded(i64);
-
-    impl std::fmt::Display for Coded {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "sqlite error {}", self.0)
-        }
-    }
-
-    impl std::error::Error for Coded {}
-
-    impl DatabaseError for Coded {
-        fn message(&self) -> &str {
-            "coded"
-        }
-        fn code(&self) -> Option<Cow<'_, str>> {
-            Some(self.0.to_string().into())
-        }
-        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-            self
-        }
-        fn kind(&self) -> ErrorKind {
-            ErrorKind::Other
-        }
-    }
 
     fn coded(code: i64) -> sqlx::Error {
-        sqlx::Error::Database(Box::new(Coded(code)))
+        crate::sql::error::coded::error(code)
     }
 
     #[test]
@@ -201,7 +165,7 @@ mod tests {
             assert!(!is_transient(&coded(code)), "{code}");
             assert!(!sink_error::<SqliteDialect>(coded(code), &[]).is_transient(), "{code}");
         }
-        assert!(!is_transient(&sqlx::Error::Database(Box::new(Coded(-1)))));
+        assert!(!is_transient(&coded(-1)));
     }
 
     #[test]
