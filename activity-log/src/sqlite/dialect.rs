@@ -173,6 +173,10 @@ mod tests {
         assert!(is_transient(&sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::Interrupted))));
         assert!(is_transient(&sqlx::Error::PoolTimedOut));
         assert!(is_transient(&sqlx::Error::WorkerCrashed));
+        // As on PostgreSQL: one classification of non-database errors.
+        assert!(is_transient(&sqlx::Error::PoolClosed));
+        assert!(is_transient(&sqlx::Error::BeginFailed));
+        assert!(is_transient(&sqlx::Error::Tls("handshake".into())));
         assert!(!is_transient(&sqlx::Error::RowNotFound));
         assert!(!is_transient(&sqlx::Error::Decode("bad".into())));
         assert!(!is_transient(&sqlx::Error::ColumnNotFound("x".into())));
