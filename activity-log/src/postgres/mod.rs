@@ -124,7 +124,10 @@ impl PostgresSink {
     }
 
     pub(crate) async fn open(config: PostgresSinkBuilder, readers: PgPool) -> Result<Self, crate::Error> {
-        crate::sql::migrate::run::<PgDialect>(&readers).await?;
+        let version = crate::sql::migrate::apply::<PgDialect>(&readers)
+            .await
+            .map_err(|e| database_error::<PgDialect>(e, "migrating the schema"))?;
+        crate::sql::migrate::check_version::<PgDialect>(version)?;
         // The server cancels a write that outlives the deadline, too.
         let deadline_ms = config.write_timeout.as_millis().max(1).to_string();
         let writer_options =

@@ -84,9 +84,3 @@ pub(crate) fn check_version<D: Dialect>(found: i64) -> Result<(), crate::Error> 
     }
     Ok(())
 }
-
-/// Applies the migrations and checks the schema version.
-pub(crate) async fn run<D: Dialect>(pool: &Pool<D::Db>) -> Result<(), crate::Error> {
-    let found = apply::<D>(pool).await.map_err(|e| super::error::database_error::<D>(e, "migrating the schema"))?;
-    check_version::<D>(found)
-}

@@ -45,8 +45,10 @@ pub(crate) trait Backend: Database {
     /// Binds an integer.
     fn bind_int(qb: &mut QueryBuilder<'_, Self>, value: i64);
     /// Binds nullable text.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // the shared write path
     fn bind_opt_text<'a>(qb: &mut QueryBuilder<'a, Self>, value: Option<&'a str>);
     /// Binds a nullable integer.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // the shared write path
     fn bind_opt_int(qb: &mut QueryBuilder<'_, Self>, value: Option<i64>);
     /// A nullable text column.
     fn text(row: &Self::Row, column: &str) -> Result<Option<String>, sqlx::Error>;
@@ -167,8 +169,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     const MIGRATION_LOCK: Option<&'static str>;
 
     /// The most values one statement may bind.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // the shared write path
     const MAX_BIND_VARIABLES: usize;
     /// Ends an `INSERT` so that rows whose key exists are skipped.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // the shared write path
     const SKIP_EXISTING: &'static str = " ON CONFLICT DO NOTHING";
 
     /// Opens the retention gate for the current transaction only.

@@ -3,6 +3,10 @@
 //! are idempotent by id). A store with a faster bulk path of its own
 //! (PostgreSQL's `UNNEST` arrays) writes that way instead.
 
+// Every store without a bulk path of its own writes through this; today
+// that is SQLite, so a PostgreSQL-only build leaves it unused.
+#![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+
 use super::{Backend, ConnectionOf, Dialect};
 use crate::Activity;
 use sqlx::{Pool, QueryBuilder};
