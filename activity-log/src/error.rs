@@ -2,7 +2,8 @@
 
 use crate::ValidationError;
 
-/// Why the logger refused or could not finish an operation.
+/// Why the logger refused or could not finish an operation, or a store
+/// could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -43,7 +44,77 @@ pub enum Error {
         /// What the operating system said.
         reason: String,
     },
+    /// A store could not be opened or prepared: connecting, migrating the
+    /// schema, creating partitions.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
 }
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of failure a [`DatabaseError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DatabaseErrorKind {
+    /// The URL or the options are not valid.
+    InvalidOptions,
+    /// The server refused the TCP connection (nothing listens there).
+    Refused,
+    /// Connecting did not finish within the connect timeout.
+    TimedOut,
+    /// The server rejected the credentials.
+    Authentication,
+    /// The database named in the URL does not exist.
+    UnknownDatabase,
+    /// The database is busy, locked, shutting down or unreachable for now:
+    /// trying again later may succeed.
+    Unavailable,
+    /// The schema is newer than this version of the crate knows.
+    Schema,
+    /// Anything else (a refused statement, missing privileges, a file that
+    /// is not a database).
+    Other,
+}
+
+/// Opening or preparing a store failed. The message says what failed and
+/// where (host and port, or the file), never a password or a bound value.
+///
+/// ```
+/// use activity_log::Error;
+///
+/// /// Whether to try opening the store again in a moment.
+/// fn worth_retrying(err: &Error) -> bool {
+///     matches!(err, Error::Database(db) if db.is_transient())
+/// }
+/// # assert!(!worth_retrying(&Error::Closed));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DatabaseError {
+    kind: DatabaseErrorKind,
+    message: String,
+}
+
+impl DatabaseError {
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn new(kind: DatabaseErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> DatabaseErrorKind {
+        self.kind
+    }
+
+    /// Whether trying again later may succeed (the server is down, busy or
+    /// slow to answer).
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, DatabaseErrorKind::Refused | DatabaseErrorKind::TimedOut | DatabaseErrorKind::Unavailable)
+    }
+
+    /// The message (the same as `Display`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}

@@ -83,6 +83,8 @@ pub mod query;
 mod redact;
 mod sink;
 mod spool;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
@@ -92,7 +94,7 @@ pub use activity::{
     ValidationError,
 };
 pub use context::ActivityContext;
-pub use error::{Error, Result};
+pub use error::{DatabaseError, DatabaseErrorKind, Error, Result};
 pub use global::{current, log, log_async, set_global, try_log_async, unlogged_count, with_current};
 pub use logger::{
     ActivityLogger, ActivityLoggerBuilder, DeadLetterHook, Durability, OverflowPolicy, ShutdownReport, Stats,

@@ -1,6 +1,8 @@
-//! Configuring a [`PostgresSink`](super::PostgresSink).
+//! Configuring a [`PostgresSink`].
 
+use super::connect::{describe, probe};
 use super::{Partitioning, PostgresSink};
+use crate::error::{DatabaseError, DatabaseErrorKind};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
@@ -8,16 +10,28 @@ use std::time::Duration;
 /// The most connections the writer opens by default.
 pub const DEFAULT_WRITER_CONNECTIONS: u32 = 2;
 
+/// How long connecting, or waiting for a pooled connection, may take by
+/// default: short enough that the logger notices an outage within its
+/// `spill_after` (2 s).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long one batch write may take by default before it is abandoned
+/// (and retried by the logger, idempotently by id).
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Configures a [`PostgresSink`]; made by [`PostgresSink::builder`].
 ///
 /// ```no_run
 /// use activity_log::postgres::{Partitioning, PostgresSink};
+/// use std::time::Duration;
 ///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), activity_log::Error> {
 /// let store = PostgresSink::builder()
 ///     .partitioning(Partitioning::Daily)
 ///     .partitions_ahead(14)
 ///     .writer_connections(2)
+///     .connect_timeout(Duration::from_secs(1))
+///     .write_timeout(Duration::from_secs(10))
 ///     .connect("postgres://app@db.internal/app")
 ///     .await?;
 /// # drop(store); Ok(()) }
@@ -30,6 +44,8 @@ pub struct PostgresSinkBuilder {
     pub(crate) writer_connections: u32,
     pub(crate) reader_connections: u32,
     pub(crate) acquire_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) write_timeout: Duration,
 }
 
 impl Default for PostgresSinkBuilder {
@@ -39,7 +55,9 @@ impl Default for PostgresSinkBuilder {
             partitions_ahead: 2,
             writer_connections: DEFAULT_WRITER_CONNECTIONS,
             reader_connections: 4,
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: DEFAULT_CONNECT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
@@ -72,34 +90,64 @@ impl PostgresSinkBuilder {
         self
     }
 
-    /// How long a write or read waits for a connection before failing with
-    /// a transient error (default 10 s).
+    /// How long a write or read waits for a pooled connection, connecting
+    /// included, before failing with a transient error (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`], 2 s).
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
     }
 
+    /// How long opening one connection may take (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`], 2 s). `connect` fails after it with
+    /// [`DatabaseErrorKind::TimedOut`];
+    /// a refused connection fails at once. While the server is down, each
+    /// write fails within it too, so that the logger spills to disk.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one batch write may take (default
+    /// [`DEFAULT_WRITE_TIMEOUT`], 30 s): a write still running then is
+    /// cancelled (also on the server, by `statement_timeout`) and reported
+    /// as a transient error, and the logger retries it, idempotently by id.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
     /// Connects to `url` (e.g. `postgres://app@localhost/app`), applies the
     /// migrations and creates the partitions ahead.
-    pub async fn connect(self, url: &str) -> Result<PostgresSink, sqlx::Error> {
-        self.connect_with(PgConnectOptions::from_str(url)?).await
+    ///
+    /// Fails with [`Error::Database`](crate::Error::Database) naming the
+    /// server and the cause (refused, timed out, authentication, unknown
+    /// database) within the connect timeout; the message never contains
+    /// the password.
+    pub async fn connect(self, url: &str) -> Result<PostgresSink, crate::Error> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| {
+            DatabaseError::new(DatabaseErrorKind::InvalidOptions, format!("invalid PostgreSQL URL: {e}"))
+        })?;
+        self.connect_with(options).await
     }
 
     /// Connects with `options` (set the schema with
     /// `options.options([("search_path", "audit")])`).
-    pub async fn connect_with(self, options: PgConnectOptions) -> Result<PostgresSink, sqlx::Error> {
+    pub async fn connect_with(self, options: PgConnectOptions) -> Result<PostgresSink, crate::Error> {
+        probe(&options, self.connect_timeout).await?;
         let readers = PgPoolOptions::new()
             .max_connections(self.reader_connections)
             .acquire_timeout(self.acquire_timeout)
-            .connect_with(options)
-            .await?;
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| describe(&options, &e))?;
         self.from_pool(readers).await
     }
 
     /// Reads through `pool` (your application's) and writes through a small
     /// pool of its own with the same connect options; applies the
     /// migrations and creates the partitions ahead.
-    pub async fn from_pool(self, pool: PgPool) -> Result<PostgresSink, sqlx::Error> {
+    pub async fn from_pool(self, pool: PgPool) -> Result<PostgresSink, crate::Error> {
         PostgresSink::open(self, pool).await
     }
 }

@@ -39,26 +39,37 @@
 //! - **Reads**: the full [`ActivityStore`](crate::query::ActivityStore)
 //!   API, each filter served by an index on tenant and time, metadata
 //!   filters by `jsonb` containment; statements are planned with their
-//!   actual parameters (never a generic plan).
+//!   actual parameters (never a generic plan). The query building,
+//!   decoding, migration runner and error mapping are the crate's shared
+//!   SQL layer, the same as SQLite's.
+//! - **Bounded failures**: connecting fails within
+//!   [`connect_timeout`](PostgresSinkBuilder::connect_timeout) (2 s), at
+//!   once when refused, naming host, port and cause; a write fails within
+//!   [`write_timeout`](PostgresSinkBuilder::write_timeout) (30 s). While the
+//!   server is down each write fails fast, so that the logger spills to
+//!   disk within its `spill_after`.
 
 mod builder;
-mod error;
-mod migrate;
+mod connect;
+mod dialect;
 mod partition;
-mod read;
+mod stats;
 mod store;
 mod write;
 
-pub use builder::{PostgresSinkBuilder, DEFAULT_WRITER_CONNECTIONS};
-pub use migrate::SCHEMA_VERSION;
+pub use builder::{PostgresSinkBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_WRITER_CONNECTIONS, DEFAULT_WRITE_TIMEOUT};
+pub use dialect::SCHEMA_VERSION;
 pub use partition::Partitioning;
 
+use crate::error::DatabaseError;
+use crate::sql::error::{database_error, is_transient, sink_error};
 use crate::{Activity, Sink, SinkError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use error::{is_missing_partition, sink_error};
+use dialect::{is_missing_partition, PgDialect};
 use partition::Partitions;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Batches smaller than this are written on one connection.
@@ -76,30 +87,51 @@ pub struct PostgresSink {
 struct Inner {
     readers: PgPool,
     writer: PgPool,
+    /// The writer's connect options, for checking the server directly.
+    writer_options: PgConnectOptions,
     config: PostgresSinkBuilder,
     partitions: Partitions,
+    /// The last write failed for a reason a fresh connection might fix:
+    /// check the server directly (fast) before the pool (which retries a
+    /// refused connection until its acquire timeout).
+    suspect: AtomicBool,
+}
+
+/// Why a write failed.
+enum WriteError {
+    /// The statement failed.
+    Sql(sqlx::Error),
+    /// The server could not be reached.
+    Connect(DatabaseError),
 }
 
 impl PostgresSink {
     /// Connects to `url` (e.g. `postgres://app@localhost/app`) with the
     /// default settings; see [`builder`](Self::builder).
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+    pub async fn connect(url: &str) -> Result<Self, crate::Error> {
         PostgresSinkBuilder::default().connect(url).await
     }
 
     /// Reads through your application's `pool` and writes through a small
     /// pool of its own, with the default settings.
-    pub async fn from_pool(pool: PgPool) -> Result<Self, sqlx::Error> {
+    pub async fn from_pool(pool: PgPool) -> Result<Self, crate::Error> {
         PostgresSinkBuilder::default().from_pool(pool).await
     }
 
-    /// Configures partitioning and pools.
+    /// Configures partitioning, pools and timeouts.
     pub fn builder() -> PostgresSinkBuilder {
         PostgresSinkBuilder::default()
     }
 
-    pub(crate) async fn open(config: PostgresSinkBuilder, readers: PgPool) -> Result<Self, sqlx::Error> {
-        migrate::run(&readers).await?;
+    pub(crate) async fn open(config: PostgresSinkBuilder, readers: PgPool) -> Result<Self, crate::Error> {
+        let version = crate::sql::migrate::apply::<PgDialect>(&readers)
+            .await
+            .map_err(|e| database_error::<PgDialect>(e, "migrating the schema"))?;
+        crate::sql::migrate::check_version::<PgDialect>(version)?;
+        // The server cancels a write that outlives the deadline, too.
+        let deadline_ms = config.write_timeout.as_millis().max(1).to_string();
+        let writer_options =
+            (*readers.connect_options()).clone().options([("statement_timeout", deadline_ms.as_str())]);
         // No maintenance task and no connection yet: the pool can be made
         // here and first used from the logger's own runtime.
         let writer = PgPoolOptions::new()
@@ -109,9 +141,19 @@ impl PostgresSink {
             .max_lifetime(None)
             .acquire_timeout(config.acquire_timeout)
             .test_before_acquire(true)
-            .connect_lazy_with((*readers.connect_options()).clone());
-        let sink = Self { inner: Arc::new(Inner { readers, writer, config, partitions: Partitions::default() }) };
-        sink.create_partitions_ahead(&sink.inner.readers).await?;
+            .connect_lazy_with(writer_options.clone());
+        let inner = Inner {
+            readers,
+            writer,
+            writer_options,
+            config,
+            partitions: Partitions::default(),
+            suspect: AtomicBool::new(false),
+        };
+        let sink = Self { inner: Arc::new(inner) };
+        sink.create_partitions_ahead(&sink.inner.readers)
+            .await
+            .map_err(|e| database_error::<PgDialect>(e, "creating partitions"))?;
         Ok(sink)
     }
 
@@ -128,7 +170,7 @@ impl PostgresSink {
     /// Creates the partitions holding `from` up to `to` (inclusive), e.g.
     /// before a bulk import of old records. Writes create what they need
     /// anyway; this only moves the work ahead.
-    pub async fn create_partitions(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    pub async fn create_partitions(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), crate::Error> {
         let scheme = self.inner.config.partitioning;
         let mut starts = std::collections::BTreeSet::new();
         let mut start = scheme.start_of(from);
@@ -136,7 +178,11 @@ impl PostgresSink {
             starts.insert(start);
             start = scheme.next(start);
         }
-        self.inner.partitions.create(&self.inner.readers, scheme, &starts).await
+        self.inner
+            .partitions
+            .create(&self.inner.readers, scheme, &starts)
+            .await
+            .map_err(|e| database_error::<PgDialect>(e, "creating partitions"))
     }
 
     /// Closes both pools.
@@ -198,28 +244,59 @@ impl PostgresSink {
         }
         Ok(written)
     }
+
+    /// [`write`](Self::write) within the write deadline, after checking
+    /// the server directly when the writer has no connection yet or the
+    /// last write failed for want of one (so that a refused connection
+    /// fails at once instead of being retried until the acquire timeout).
+    async fn write_bounded(&self, batch: &[Activity]) -> Result<u64, WriteError> {
+        let inner = &self.inner;
+        if inner.suspect.load(Ordering::Relaxed) || inner.writer.size() == 0 {
+            connect::probe(&inner.writer_options, inner.config.connect_timeout).await.map_err(WriteError::Connect)?;
+        }
+        match tokio::time::timeout(inner.config.write_timeout, self.write(batch)).await {
+            Ok(Ok(written)) => Ok(written),
+            // The pool gave up connecting: say why, in a bounded time.
+            Ok(Err(sqlx::Error::PoolTimedOut)) => {
+                let unreachable = connect::probe(&inner.writer_options, inner.config.connect_timeout).await.err();
+                Err(unreachable.map_or(WriteError::Sql(sqlx::Error::PoolTimedOut), WriteError::Connect))
+            }
+            Ok(Err(e)) => Err(WriteError::Sql(e)),
+            Err(_) => Err(WriteError::Connect(DatabaseError::new(
+                crate::DatabaseErrorKind::TimedOut,
+                format!(
+                    "the write to PostgreSQL at {} did not finish within {:?}",
+                    connect::endpoint(&inner.writer_options),
+                    inner.config.write_timeout
+                ),
+            ))),
+        }
+    }
 }
 
 #[async_trait]
 impl Sink for PostgresSink {
     /// Writes `batch` in one round trip per writer connection, idempotent
     /// by id. A permanent error names the record the core validation
-    /// refuses (a record changed after it was built), if any.
+    /// refuses (a record changed after it was built), if any. Fails within
+    /// the connect timeout while the server is down, and within the write
+    /// timeout in any case, with a transient error.
     async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.write(batch).await.map(|_| ()).map_err(|e| {
-            let e = sink_error(e);
-            if e.is_transient() {
-                return e;
-            }
-            match batch.iter().position(|a| a.validate().is_err()) {
-                Some(i) => e.for_record(i),
-                None if batch.len() == 1 => e.for_record(0),
-                None => e,
-            }
-        })
+        let result = self.write_bounded(batch).await;
+        let suspect = match &result {
+            Ok(_) => false,
+            Err(WriteError::Connect(_)) => true,
+            Err(WriteError::Sql(e)) => is_transient::<PgDialect>(e),
+        };
+        self.inner.suspect.store(suspect, Ordering::Relaxed);
+        match result {
+            Ok(_) => Ok(()),
+            Err(WriteError::Sql(e)) => Err(sink_error::<PgDialect>(e, batch)),
+            Err(WriteError::Connect(e)) => Err(SinkError::transient(format!("{e} (will retry)")).with_source(e)),
+        }
     }
 
     fn name(&self) -> &str {
@@ -229,6 +306,6 @@ impl Sink for PostgresSink {
     /// 8,192: large batches are split across the writer connections and
     /// amortise each round trip.
     fn preferred_batch_size(&self) -> Option<usize> {
-        Some(8_192)
+        Some(crate::sql::PREFERRED_BATCH_SIZE)
     }
 }

@@ -8,6 +8,7 @@
 //! writing nothing, and the batch is written again with
 //! `ON CONFLICT DO NOTHING`.
 
+use crate::sql::write::{json, micros};
 use crate::Activity;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -70,15 +71,6 @@ pub(crate) struct Columns<'a> {
     tags: Vec<Option<String>>,
 }
 
-/// Compact JSON of plain data, which cannot fail to serialise.
-fn json<T: serde::Serialize + ?Sized>(empty: bool, value: &T) -> Option<String> {
-    if empty {
-        None
-    } else {
-        serde_json::to_string(value).ok()
-    }
-}
-
 impl<'a> Columns<'a> {
     pub(crate) fn new(batch: &'a [Activity]) -> Self {
         let mut c = Self::default();
@@ -114,7 +106,7 @@ impl<'a> Columns<'a> {
             c.user_agent.push(a.user_agent.as_deref());
             c.request_id.push(a.request_id.as_deref());
             c.trace_id.push(a.trace_id.as_deref());
-            c.duration_us.push(a.duration.map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)));
+            c.duration_us.push(a.duration.map(micros));
             c.tags.push(json(a.tags.is_empty(), &a.tags));
         }
         c

@@ -8,7 +8,10 @@
 //! - retention: [`ActivityStore::delete_older_than`] and [`RetentionTask`].
 //!
 //! [`ActivityStore`] is implemented by [`MemorySink`](crate::MemorySink)
-//! and, with the `sqlite` feature, by `SqliteSink`.
+//! and, with the `sqlite` and `postgres` features, by `SqliteSink` and
+//! `PostgresSink`, which share one SQL layer (query building with bound
+//! values only, decoding, migrations, error mapping) and differ only in a
+//! small dialect.
 
 mod error;
 pub mod export;
