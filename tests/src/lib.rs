@@ -1,6 +1,7 @@
 //! Cross-crate integration tests for activity-log, and the sinks and
 //! helpers they share (in [`sinks`]).
 
+pub mod child;
 pub mod conformance;
 #[cfg(feature = "postgres")]
 pub mod pg;

@@ -12,11 +12,11 @@ use activity_log::postgres::PostgresSink;
 use activity_log::query::{ActivityFilter, ActivityStore, PageRequest, StatsRequest};
 use activity_log::{Activity, ActivityLogger, Durability, Sink, Stats};
 use activity_log_tests::assert_identity;
+use activity_log_tests::child::{write_synced, TestChild};
 use activity_log_tests::private_pg::PrivatePostgres;
 use sqlx::PgConnection;
 use std::collections::HashSet;
 use std::future::Future;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -224,28 +224,6 @@ const CHILD_URL: &str = "ACTIVITY_LOG_FI_CHILD_URL";
 const CHILD_UP_EVENTS: u64 = 2_000;
 const CHILD_DOWN_EVENTS: u64 = 3_000;
 
-fn write_synced(path: &std::path::Path, text: &str) {
-    let mut file = std::fs::File::create(path).expect("create a report file");
-    file.write_all(text.as_bytes()).expect("write a report file");
-    file.sync_all().expect("fsync a report file");
-}
-
-async fn wait_for_file(path: &std::path::Path, child: &mut std::process::Child, limit: Duration) -> String {
-    let started = Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if !text.is_empty() {
-                return text;
-            }
-        }
-        assert!(started.elapsed() < limit, "the child never wrote {}", path.display());
-        if let Some(status) = child.try_wait().expect("child status") {
-            panic!("the child exited early: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Not a test on its own: the body of the child process that
 /// `a_process_killed_while_postgres_is_down_is_replayed_by_the_next` starts
 /// and kills.
@@ -297,16 +275,6 @@ async fn child_process_logging_to_postgres_with_a_spool() {
     }
 }
 
-/// Kills the child when dropped (a failing test leaves no process behind).
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// (3) A process logging to PostgreSQL with a spool is killed (SIGKILL)
 /// while the database is down; the database comes back; the next logger on
 /// the same spool replays: every event the process logged before its
@@ -316,28 +284,23 @@ async fn a_process_killed_while_postgres_is_down_is_replayed_by_the_next() {
     bounded(Duration::from_secs(120), async {
         let Some(pg) = PrivatePostgres::create("killed").await else { return };
         let dir = tempfile::tempdir().expect("tempdir");
-        let child = std::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args(["--exact", "child_process_logging_to_postgres_with_a_spool", "--nocapture"])
-            .env(CHILD_DIR, dir.path())
-            .env(CHILD_URL, pg.url())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start the child");
-        let mut child = KillOnDrop(child);
-        let up = wait_for_file(&dir.path().join("up"), &mut child.0, Duration::from_secs(60)).await;
+        let mut child = TestChild::spawn(
+            "child_process_logging_to_postgres_with_a_spool",
+            [(CHILD_DIR, dir.path().as_os_str()), (CHILD_URL, pg.url().as_ref())],
+        );
+        let up = child.wait_for_file(&dir.path().join("up"), Duration::from_secs(60)).await;
         assert_eq!(up, CHILD_UP_EVENTS.to_string(), "the child wrote its first events while the database was up");
 
         pg.stop().await;
         write_synced(&dir.path().join("stopped"), "");
-        let report = wait_for_file(&dir.path().join("logged"), &mut child.0, Duration::from_secs(60)).await;
+        let report = child.wait_for_file(&dir.path().join("logged"), Duration::from_secs(60)).await;
         let counts: Vec<u64> = report.split_whitespace().map(|n| n.parse().expect("a number")).collect();
         let (reported, written_by_child) = (counts[0], counts[1]);
         assert_eq!(reported, CHILD_UP_EVENTS + CHILD_DOWN_EVENTS, "{report}");
         assert_eq!(written_by_child, CHILD_UP_EVENTS, "nothing was written while the database was down");
         // Let it log (into the spool) a little longer, then kill it mid-write.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        child.0.kill().expect("SIGKILL");
-        child.0.wait().expect("reaped");
+        child.kill();
 
         pg.start().await;
         let store = sink(&pg, "fi-restarted").await;
@@ -691,24 +654,23 @@ async fn child_process_logging_during_an_outage() {
 async fn killed_during_an_outage(pg: &PrivatePostgres, mode: &str, kill_after: Duration) -> (u64, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let tenant = format!("{mode}-{}", kill_after.as_millis());
-    let child = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "child_process_logging_during_an_outage", "--nocapture"])
-        .env(OUTAGE_DIR, dir.path())
-        .env(OUTAGE_URL, pg.url())
-        .env(OUTAGE_MODE, mode)
-        .env(OUTAGE_TENANT, &tenant)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start the child");
-    let mut child = KillOnDrop(child);
-    wait_for_file(&dir.path().join("connected"), &mut child.0, Duration::from_secs(60)).await;
+    let url = pg.url();
+    let mut child = TestChild::spawn(
+        "child_process_logging_during_an_outage",
+        [
+            (OUTAGE_DIR, dir.path().as_os_str()),
+            (OUTAGE_URL, url.as_ref()),
+            (OUTAGE_MODE, mode.as_ref()),
+            (OUTAGE_TENANT, tenant.as_ref()),
+        ],
+    );
+    child.wait_for_file(&dir.path().join("connected"), Duration::from_secs(60)).await;
     pg.stop().await;
     write_synced(&dir.path().join("stopped"), "");
-    wait_for_file(&dir.path().join("logged"), &mut child.0, Duration::from_secs(60)).await;
+    child.wait_for_file(&dir.path().join("logged"), Duration::from_secs(60)).await;
     tokio::time::sleep(kill_after).await;
     let last_stats = std::fs::read_to_string(dir.path().join("stats")).unwrap_or_default();
-    child.0.kill().expect("SIGKILL");
-    child.0.wait().expect("reaped");
+    child.kill();
 
     pg.start().await;
     let store = sink(pg, "fi-after-kill").await;

@@ -4,6 +4,7 @@
 
 use activity_log::{Activity, ActivityLogger, Durability, OverflowPolicy};
 use activity_log_tests::assert_identity;
+use activity_log_tests::child::{write_synced, TestChild};
 use activity_log_tests::sinks::{SlowSink, SwitchSink};
 use std::io::Write;
 use std::sync::Arc;
@@ -162,9 +163,7 @@ async fn child_process_logging_into_a_spool() {
         logger.log_async(Activity::new("call_created").target("call", i));
     }
     logger.flush().await.expect("flush");
-    let mut count = std::fs::File::create(dir.join("logged")).expect("count file");
-    write!(count, "{}", logger.stats().logged).expect("write count");
-    count.sync_all().expect("fsync count");
+    write_synced(&dir.join("logged"), &logger.stats().logged.to_string());
     // Keep logging until killed: some of these are in the spool, some may be torn.
     for i in CHILD_EVENTS.. {
         logger.log_async(Activity::new("call_created").target("call", i));
@@ -177,25 +176,11 @@ async fn child_process_logging_into_a_spool() {
 #[tokio::test]
 async fn killed_process_spool_is_replayed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "child_process_logging_into_a_spool", "--nocapture"])
-        .env(CHILD_DIR, dir.path())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("child");
-    let count_file = dir.path().join("logged");
-    let started = Instant::now();
-    while std::fs::read_to_string(&count_file).map_or(true, |s| s.is_empty()) {
-        assert!(started.elapsed() < Duration::from_secs(60), "the child never reported");
-        if let Some(status) = child.try_wait().expect("child status") {
-            panic!("the child exited early: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut child = TestChild::spawn("child_process_logging_into_a_spool", [(CHILD_DIR, dir.path())]);
+    let report = child.wait_for_file(&dir.path().join("logged"), Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
-    let reported: u64 = std::fs::read_to_string(&count_file).expect("count").parse().expect("number");
+    child.kill();
+    let reported: u64 = report.parse().expect("number");
     assert_eq!(reported, CHILD_EVENTS);
 
     // Tear the newest segment's last record, as a crash mid-write would.
@@ -248,7 +233,7 @@ async fn child_process_holding_a_spool() {
         .build()
         .expect("child logger");
     logger.log_async(Activity::new("call_created"));
-    std::fs::write(dir.join("ready"), "").expect("ready file");
+    write_synced(&dir.join("ready"), "ready");
     tokio::time::sleep(Duration::from_secs(60)).await;
 }
 
@@ -258,24 +243,11 @@ async fn child_process_holding_a_spool() {
 #[tokio::test]
 async fn a_spill_dir_held_by_another_process_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "child_process_holding_a_spool", "--nocapture"])
-        .env(HOLDER_DIR, dir.path())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("child");
-    let started = Instant::now();
-    while !dir.path().join("ready").exists() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the child never took the spool");
-        if let Some(status) = child.try_wait().expect("child status") {
-            panic!("the child exited early: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut child = TestChild::spawn("child_process_holding_a_spool", [(HOLDER_DIR, dir.path())]);
+    child.wait_for_file(&dir.path().join("ready"), Duration::from_secs(30)).await;
     let spool = dir.path().join("spool");
     let refused = ActivityLogger::builder().spill_dir(&spool).build();
-    let _ = child.kill();
-    child.wait().expect("reaped");
+    child.kill();
     match refused {
         Err(e @ activity_log::Error::SpoolLocked { .. }) => {
             assert_eq!(e, activity_log::Error::SpoolLocked { dir: spool.clone(), pid: Some(child.id()) });

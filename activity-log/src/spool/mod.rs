@@ -89,6 +89,9 @@ struct Reader {
     at: Position,
     file: Option<(u64, File)>,
     cursor: CursorFile,
+    /// Bytes per record in the last read: sizes the next one, so that a
+    /// batch reads about what it decodes.
+    record_len: u64,
 }
 
 /// What was found on disk when the spool was opened.
@@ -142,7 +145,7 @@ impl Spool {
             max_bytes,
             segment_bytes,
             writer: Mutex::new(writer),
-            reader: Mutex::new(Reader { at, file: None, cursor }),
+            reader: Mutex::new(Reader { at, file: None, cursor, record_len: 512 }),
             disk_bytes: AtomicU64::new(disk_bytes),
             lock: Mutex::new(Some(lock)),
         };
@@ -229,7 +232,14 @@ impl Spool {
                 self.finish_segment(&mut r)?;
                 continue;
             }
-            return read_records(file, at, segment_end, max).map(Some);
+            // About `max` records' worth, a little more to spare.
+            let want = (max as u64).saturating_mul(r.record_len + r.record_len / 4).clamp(4 << 10, READ_CHUNK);
+            let file = r.open(&self.dir)?;
+            let batch = read_records(file, at, segment_end.min(at.offset + want), segment_end, max)?;
+            if let Some(last) = batch.ends.last() {
+                r.record_len = (last.offset - at.offset) / batch.ends.len() as u64;
+            }
+            return Ok(Some(batch));
         }
     }
 
@@ -305,13 +315,17 @@ fn at_record(bytes: &[u8], offset: u64) -> bool {
 }
 
 /// Reads and decodes up to `max` whole records of the segment `file` from
-/// `at`, not past `segment_end`.
-fn read_records(file: &mut File, at: Position, segment_end: u64, max: usize) -> io::Result<Batch> {
-    let mut want = (segment_end - at.offset).min(READ_CHUNK);
+/// `at`, reading up to `read_end` (more for one larger record), not past
+/// `segment_end`.
+fn read_records(file: &mut File, at: Position, read_end: u64, segment_end: u64, max: usize) -> io::Result<Batch> {
+    let mut want = read_end - at.offset;
     loop {
-        let mut buf = vec![0; want as usize];
+        let mut buf = Vec::with_capacity(want as usize);
         file.seek(SeekFrom::Start(at.offset))?;
-        file.read_exact(&mut buf)?;
+        (&mut *file).take(want).read_to_end(&mut buf)?;
+        if (buf.len() as u64) < want {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a spool segment is shorter than written"));
+        }
         let mut batch = Batch { activities: Vec::new(), ends: Vec::new(), end: at, corrupt: false };
         let mut offset = 0;
         let mut grow = false;
