@@ -130,12 +130,12 @@ impl Dialect for PgDialect {
         };
     }
 
-    fn id(row: &PgRow) -> Result<Uuid, sqlx::Error> {
-        row.try_get("id")
+    fn id(row: &PgRow, position: usize) -> Result<Uuid, sqlx::Error> {
+        row.try_get(position)
     }
 
-    fn time(row: &PgRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-        row.try_get(column)
+    fn time(row: &PgRow, position: usize, _column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        row.try_get(position)
     }
 
     fn is_transient_code(e: &dyn DatabaseError) -> bool {

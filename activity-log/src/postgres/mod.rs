@@ -91,6 +91,10 @@ struct Inner {
     writer_options: PgConnectOptions,
     config: PostgresSinkBuilder,
     partitions: Partitions,
+    /// The read pool is the sink's own, whose connections plan every
+    /// execution with its actual values: reads keep their prepared
+    /// statements there.
+    prepared_reads: bool,
     /// The last write failed for a reason a fresh connection might fix:
     /// check the server directly (fast) before the pool (which retries a
     /// refused connection until its acquire timeout).
@@ -123,7 +127,11 @@ impl PostgresSink {
         PostgresSinkBuilder::default()
     }
 
-    pub(crate) async fn open(config: PostgresSinkBuilder, readers: PgPool) -> Result<Self, crate::Error> {
+    pub(crate) async fn open(
+        config: PostgresSinkBuilder,
+        readers: PgPool,
+        prepared_reads: bool,
+    ) -> Result<Self, crate::Error> {
         let version = crate::sql::migrate::apply::<PgDialect>(&readers)
             .await
             .map_err(|e| database_error::<PgDialect>(e, "migrating the schema"))?;
@@ -148,6 +156,7 @@ impl PostgresSink {
             writer_options,
             config,
             partitions: Partitions::default(),
+            prepared_reads,
             suspect: AtomicBool::new(false),
         };
         let sink = Self { inner: Arc::new(inner) };

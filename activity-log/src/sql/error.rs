@@ -23,6 +23,18 @@ pub(crate) fn is_transient<D: Dialect>(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether `e` says the connection itself broke (e.g. the server restarted
+/// while it sat idle in the pool): a read retries once on another one,
+/// since the read pools hand out connections without a test round trip.
+pub(crate) fn is_broken_connection(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        // 08xxx connection exceptions, 57P01..57P03 shutdown (PostgreSQL).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// A failed write of `batch`. A permanent error names the record the
 /// crate's validation refuses (a record changed after it was built), or
 /// the only record of a batch of one, so that the logger quarantines it
