@@ -2,11 +2,16 @@
 //! (30 days; `tenant-00` holds half of them, ten other tenants 50,000
 //! each), seeded in SQL, each figure next to the same SQL run directly:
 //! latest 50 of a tenant; tenant + type + 7 days; a tenant's stats over
-//! 24 h; a page of 200 at depth 10,000 by cursor and by offset; and the
+//! 24 h; a page of 50 at depth 10,000 by cursor (as in `sqlite_query`);
+//! a page of 200 there by cursor and by offset; and the
 //! keyset depth curve (pages of 200 at depth 0, 1,000, 10,000 and 100,000
 //! of `tenant-00`), measured first right after the bulk load, before any
-//! ANALYZE, then after it. Also checks with `EXPLAIN` that the tenant +
-//! time query is served by an index.
+//! ANALYZE, then after it. Last, the same curve right after a bulk load of
+//! the same shape written through the sink into partitions that were
+//! analyzed while they held a few hundred rows (as autovacuum does to a
+//! young table), before autovacuum analyzes them again:
+//! `BENCH pg_q_loaded_cursor_depth{0,1k,10k,100k}_ms=...`. Also checks
+//! with `EXPLAIN` that the tenant + time query is served by an index.
 //!
 //! "Raw" is the database's own limit: the same SQL text and bound values
 //! on a dedicated connection, prepared once and planned with the actual
@@ -15,8 +20,9 @@
 //!
 //! `cargo bench -p activity-log-benches --bench pg_query` prints
 //! `BENCH pg_q_latest50_ms=... pg_q_latest50_raw_ms=...`, likewise
-//! `pg_q_tenant_type_7d`, `pg_q_stats_24h` and `pg_q_cursor_page`, then
-//! `pg_q_offset_page_ms`, and the depth curves
+//! `pg_q_tenant_type_7d`, `pg_q_stats_24h`, `pg_q_cursor_page` (50 rows)
+//! and `pg_q_cursor_page200`, then `pg_q_offset_page_ms` (200 rows), and
+//! the depth curves
 //! `BENCH pg_q_fresh_cursor_depth{0,1k,10k,100k}_ms=...` (before ANALYZE)
 //! and `BENCH pg_q_cursor_depth{0,1k,10k,100k}_ms=...` (after), medians.
 //! Without `--bench` it runs on 20,000 rows; without `DATABASE_URL` it
@@ -27,6 +33,7 @@ mod pg_common;
 
 use activity_log::postgres::PostgresSink;
 use activity_log::query::{ActivityFilter, ActivityStore, Cursor, PageRequest, StatsRequest};
+use activity_log::{Activity, Actor, Outcome, Sink};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use pg_common::{database_url, Scratch};
 use sqlx::postgres::PgConnection;
@@ -123,6 +130,58 @@ fn curve_line(prefix: &str, depths: &[u64], ms: &[f64]) -> String {
     let parts: Vec<String> =
         depths.iter().zip(ms).map(|(d, ms)| format!("{prefix}_cursor_depth{}_ms={ms:.2}", name(*d))).collect();
     format!("BENCH {}", parts.join(" "))
+}
+
+/// Activity `g` of the bulk load: the SQL seed's shape, built in Rust.
+fn generated(g: u64, rows: u64, now: DateTime<Utc>) -> Activity {
+    let tenant = if g % 2 == 0 { "tenant-00".to_owned() } else { format!("tenant-{:02}", g % 20) };
+    let micros = (g as f64 * 2_592_000_000_000.0 / rows as f64) as i64;
+    let mut b = Activity::new(format!("type_{}", g % 12))
+        .tenant(tenant)
+        .target("call", g % 5000)
+        .actor(Actor::user(format!("agent-{}", g % 50)))
+        .occurred_at(now - ChronoDuration::microseconds(micros))
+        .description("Inbound call routed to queue Sales")
+        .meta("queue", "sales")
+        .meta("attempt", g % 3)
+        .ip("203.0.113.9")
+        .user_agent("Mozilla/5.0")
+        .request_id(format!("req-{g}"));
+    if g % 10 == 0 {
+        b = b.outcome(Outcome::Failure);
+    }
+    b.build().expect("valid")
+}
+
+/// The depth curve right after `rows` activities are written through the
+/// sink into partitions analyzed while they held 500 rows of another
+/// tenant.
+async fn after_bulk_load(url: &str, rows: u64, depths: &[u64], runs: usize) -> Vec<f64> {
+    let scratch = Scratch::create(url, "load").await;
+    let store = scratch.sink(PostgresSink::builder()).await;
+    let now = Utc::now();
+    let young: Vec<Activity> = (0..500)
+        .map(|i| {
+            let at = now - ChronoDuration::days(i % 30) - ChronoDuration::seconds(i);
+            Activity::new("type_0").tenant("other").occurred_at(at).build().expect("valid")
+        })
+        .collect();
+    store.write_batch(&young).await.expect("young rows");
+    store.pool().execute("ANALYZE activities").await.expect("analyze");
+    let start = Instant::now();
+    let mut g = 1;
+    while g <= rows {
+        let end = (g + 8192).min(rows + 1);
+        let batch: Vec<Activity> = (g..end).map(|g| generated(g, rows, now)).collect();
+        store.write_batch(&batch).await.expect("bulk load");
+        g = end;
+    }
+    println!("loaded {rows} rows through the sink in {:.1} s", start.elapsed().as_secs_f64());
+    let big = ActivityFilter::new().tenant("tenant-00");
+    let curve = depth_curve(&store, &big, depths, runs).await;
+    store.close().await;
+    scratch.drop_now().await;
+    curve
 }
 
 fn main() {
@@ -223,20 +282,32 @@ fn main() {
 
         let depth = (rows as u64 / 20 / 5).min(10_000);
         let cursor = cursor_at(&store, &tenant, depth).await.expect("cursor");
-        let by_cursor = median_ms(runs, || async {
-            let page = store.query(&tenant, &PageRequest::first(200).after(cursor)).await.expect("cursor page");
-            assert_eq!(page.items.len(), 200);
-        })
-        .await;
-        let cursor_sql = format!(
-            "SELECT {COLUMNS} FROM activities WHERE 1 = 1 AND tenant = $1 AND (occurred_at, id) < ($2, $3) \
-             ORDER BY occurred_at DESC, id DESC LIMIT 201"
-        );
-        let by_cursor_raw = median_ms(runs, || async {
-            let n = raw(&mut *conn.lock().await, &cursor_sql, t, &[cursor.occurred_at()], Raw::Id(cursor.id())).await;
-            assert_eq!(n, 201);
-        })
-        .await;
+        let by_cursor_of = |limit: u32| {
+            let (store, tenant) = (&store, &tenant);
+            median_ms(runs, move || async move {
+                let page = store.query(tenant, &PageRequest::first(limit).after(cursor)).await.expect("cursor page");
+                assert_eq!(page.items.len(), limit as usize);
+            })
+        };
+        let by_cursor = by_cursor_of(50).await;
+        let by_cursor200 = by_cursor_of(200).await;
+        let cursor_sql = |limit: u32| {
+            format!(
+                "SELECT {COLUMNS} FROM activities WHERE 1 = 1 AND tenant = $1 AND (occurred_at, id) < ($2, $3) \
+                 ORDER BY occurred_at DESC, id DESC LIMIT {}",
+                limit + 1
+            )
+        };
+        let (cursor_sql50, cursor_sql200) = (cursor_sql(50), cursor_sql(200));
+        let by_cursor_raw_of = |sql: &'static str, rows: usize| {
+            let conn = &conn;
+            median_ms(runs, move || async move {
+                let n = raw(&mut *conn.lock().await, sql, t, &[cursor.occurred_at()], Raw::Id(cursor.id())).await;
+                assert_eq!(n, rows);
+            })
+        };
+        let by_cursor_raw = by_cursor_raw_of(cursor_sql50.leak(), 51).await;
+        let by_cursor200_raw = by_cursor_raw_of(cursor_sql200.leak(), 201).await;
         let by_offset = median_ms(runs.min(21), || async {
             let page = store.query(&tenant, &PageRequest::first(200).offset(depth)).await.expect("offset page");
             assert_eq!(page.items.len(), 200);
@@ -248,19 +319,24 @@ fn main() {
              pg_q_tenant_type_7d_ms={tenant_type:.2} pg_q_tenant_type_7d_raw_ms={tenant_type_raw:.2} \
              pg_q_stats_24h_ms={stats:.2} pg_q_stats_24h_raw_ms={stats_raw:.2} \
              pg_q_cursor_page_ms={by_cursor:.2} pg_q_cursor_page_raw_ms={by_cursor_raw:.2} \
+             pg_q_cursor_page200_ms={by_cursor200:.2} pg_q_cursor_page200_raw_ms={by_cursor200_raw:.2} \
              pg_q_offset_page_ms={by_offset:.2} depth={depth}"
         );
         println!(
-            "api/raw: latest50 {:.2}x, tenant_type_7d {:.2}x, stats_24h {:.2}x, cursor_page {:.2}x",
+            "api/raw: latest50 {:.2}x, tenant_type_7d {:.2}x, stats_24h {:.2}x, cursor_page {:.2}x, cursor_page200 {:.2}x",
             ratio(latest, latest_raw),
             ratio(tenant_type, tenant_type_raw),
             ratio(stats, stats_raw),
-            ratio(by_cursor, by_cursor_raw)
+            ratio(by_cursor, by_cursor_raw),
+            ratio(by_cursor200, by_cursor200_raw)
         );
 
         let analyzed = depth_curve(&store, &big, &depths, runs.min(21)).await;
         println!("{}", curve_line("pg_q", &depths, &analyzed));
         store.close().await;
         scratch.drop_now().await;
+
+        let loaded = after_bulk_load(&url, rows as u64, &depths, runs.min(21)).await;
+        println!("{}", curve_line("pg_q_loaded", &depths, &loaded));
     });
 }

@@ -49,6 +49,7 @@
 //!   server is down each write fails fast, so that the logger spills to
 //!   disk within its `spill_after`.
 
+mod analyze;
 mod builder;
 mod connect;
 mod dialect;
@@ -91,6 +92,9 @@ struct Inner {
     writer_options: PgConnectOptions,
     config: PostgresSinkBuilder,
     partitions: Partitions,
+    /// What the writer put into each partition, for ANALYZE after a bulk
+    /// load.
+    fills: analyze::Fills,
     /// The read pool is the sink's own, whose connections plan every
     /// execution with its actual values: reads keep their prepared
     /// statements there.
@@ -156,6 +160,7 @@ impl PostgresSink {
             writer_options,
             config,
             partitions: Partitions::default(),
+            fills: analyze::Fills::default(),
             prepared_reads,
             suspect: AtomicBool::new(false),
         };
@@ -225,7 +230,7 @@ impl PostgresSink {
     /// Writes `batch`; returns how many rows were new.
     async fn write(&self, batch: &[Activity]) -> Result<u64, sqlx::Error> {
         self.ensure_partitions(batch).await?;
-        match self.insert(batch).await {
+        let written = match self.insert(batch).await {
             // 23514 without a constraint: no partition for a row (retention
             // dropped it meanwhile). Look again and retry once.
             Err(e) if is_missing_partition(&e) => {
@@ -234,6 +239,23 @@ impl PostgresSink {
                 self.insert(batch).await
             }
             other => other,
+        }?;
+        self.analyze_filled(batch);
+        Ok(written)
+    }
+
+    /// Has the partitions `batch` filled substantially analyzed, in the
+    /// background on the read pool (see [`analyze`]).
+    fn analyze_filled(&self, batch: &[Activity]) {
+        let scheme = self.inner.config.partitioning;
+        for start in self.inner.fills.note(scheme, batch) {
+            let sink = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = analyze::analyze_partition(&sink.inner.readers, start).await {
+                    tracing::debug!(error = %e, "ANALYZE of a filled partition failed; autovacuum will do it");
+                }
+                sink.inner.fills.done(start);
+            });
         }
     }
 
