@@ -134,7 +134,7 @@ fn curve_line(prefix: &str, depths: &[u64], ms: &[f64]) -> String {
 
 /// Activity `g` of the bulk load: the SQL seed's shape, built in Rust.
 fn generated(g: u64, rows: u64, now: DateTime<Utc>) -> Activity {
-    let tenant = if g % 2 == 0 { "tenant-00".to_owned() } else { format!("tenant-{:02}", g % 20) };
+    let tenant = if g.is_multiple_of(2) { "tenant-00".to_owned() } else { format!("tenant-{:02}", g % 20) };
     let micros = (g as f64 * 2_592_000_000_000.0 / rows as f64) as i64;
     let mut b = Activity::new(format!("type_{}", g % 12))
         .tenant(tenant)
@@ -147,7 +147,7 @@ fn generated(g: u64, rows: u64, now: DateTime<Utc>) -> Activity {
         .ip("203.0.113.9")
         .user_agent("Mozilla/5.0")
         .request_id(format!("req-{g}"));
-    if g % 10 == 0 {
+    if g.is_multiple_of(10) {
         b = b.outcome(Outcome::Failure);
     }
     b.build().expect("valid")

@@ -139,7 +139,7 @@ impl PostgresSinkBuilder {
     /// (`plan_cache_mode = force_custom_plan` on its connections: a
     /// generic plan can be many times slower on partitions), and hands out
     /// connections without a test round trip (a read that finds its
-    /// connection broken retries once on another).
+    /// connection broken retries on another).
     pub async fn connect_with(self, options: PgConnectOptions) -> Result<PostgresSink, crate::Error> {
         probe(&options, self.connect_timeout).await?;
         let reader_options = options.clone().options([("plan_cache_mode", "force_custom_plan")]);

@@ -24,8 +24,9 @@ pub(crate) fn is_transient<D: Dialect>(e: &sqlx::Error) -> bool {
 }
 
 /// Whether `e` says the connection itself broke (e.g. the server restarted
-/// while it sat idle in the pool): a read retries once on another one,
-/// since the read pools hand out connections without a test round trip.
+/// while it sat idle in the pool): a read retries on another one
+/// ([`retry_broken!`]), since the read pools hand out connections without
+/// a test round trip.
 pub(crate) fn is_broken_connection(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
@@ -34,6 +35,24 @@ pub(crate) fn is_broken_connection(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// Awaits `$read` (an expression making a fresh read future) again while
+/// it fails on a broken connection, at most once per connection `$pool`
+/// may hold plus one: after a server restart every idle connection is
+/// dead, and each failed attempt retires one.
+macro_rules! retry_broken {
+    ($pool:expr, $read:expr) => {{
+        let mut attempts = $pool.options().get_max_connections() + 1;
+        loop {
+            match $read.await {
+                Err(e) if attempts > 1 && $crate::sql::error::is_broken_connection(&e) => attempts -= 1,
+                other => break other,
+            }
+        }
+    }};
+}
+
+pub(crate) use retry_broken;
 
 /// A failed write of `batch`. A permanent error names the record the
 /// crate's validation refuses (a record changed after it was built), or

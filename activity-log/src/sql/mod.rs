@@ -304,10 +304,10 @@ macro_rules! impl_activity_store {
                 filter: &$crate::query::ActivityFilter,
                 request: &$crate::query::StatsRequest,
             ) -> Result<$crate::query::ActivityStats, $crate::query::QueryError> {
-                let stats = match self.stats_of(filter, request).await {
-                    Err(e) if $crate::sql::error::is_broken_connection(&e) => self.stats_of(filter, request).await,
-                    other => other,
-                };
+                let stats = $crate::sql::error::retry_broken!(
+                    $crate::sql::SqlStore::readers(self),
+                    self.stats_of(filter, request)
+                );
                 stats.map_err($crate::sql::error::query_error::<<$store as $crate::sql::SqlStore>::Dialect>)
             }
 

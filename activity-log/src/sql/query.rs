@@ -1,7 +1,7 @@
 //! Reads: filters turned into SQL with bound values only (never formatted
 //! into the text), keyset pages, counts and get by id.
 
-use super::error::{is_broken_connection, query_error};
+use super::error::{query_error, retry_broken};
 use super::{decode, Backend, Dialect, SqlStore};
 use crate::query::{ActivityFilter, Order, Page, PagePosition, PageRequest, QueryError};
 use crate::{Activity, Outcome, Severity};
@@ -110,16 +110,6 @@ fn page_query<'a, D: Dialect>(filter: &'a ActivityFilter, page: &PageRequest) ->
     qb
 }
 
-/// Runs `read` again, once, when its pooled connection turned out broken.
-macro_rules! retry_broken {
-    ($read:expr) => {
-        match $read.await {
-            Err(e) if is_broken_connection(&e) => $read.await,
-            other => other,
-        }
-    };
-}
-
 async fn page_inner<S: SqlStore>(store: &S, filter: &ActivityFilter, page: &PageRequest) -> Result<Page, sqlx::Error> {
     let qb = page_query::<S::Dialect>(filter, page);
     let persistent = store.prepared_reads();
@@ -145,7 +135,7 @@ pub(crate) async fn page<S: SqlStore>(
     page: &PageRequest,
 ) -> Result<Page, QueryError> {
     page.validate_for(filter.order)?;
-    retry_broken!(page_inner(store, filter, page)).map_err(query_error::<S::Dialect>)
+    retry_broken!(store.readers(), page_inner(store, filter, page)).map_err(query_error::<S::Dialect>)
 }
 
 /// How many activities match `filter`.
@@ -154,7 +144,7 @@ pub(crate) async fn count<S: SqlStore>(store: &S, filter: &ActivityFilter) -> Re
         let mut conn = store.readers().acquire().await?;
         count_on::<S::Dialect>(&mut conn, filter, store.prepared_reads()).await
     };
-    retry_broken!(counted()).map_err(query_error::<S::Dialect>)
+    retry_broken!(store.readers(), counted()).map_err(query_error::<S::Dialect>)
 }
 
 /// The activity with `id` (of `tenant` only, if given).
@@ -176,5 +166,5 @@ pub(crate) async fn get<S: SqlStore>(
         let rows = S::Dialect::fetch_all(&mut conn, qb, store.prepared_reads()).await?;
         Ok(decode::activities::<S::Dialect>(&rows)?.pop())
     };
-    retry_broken!(found()).map_err(query_error::<S::Dialect>)
+    retry_broken!(store.readers(), found()).map_err(query_error::<S::Dialect>)
 }
