@@ -46,7 +46,7 @@
 //!   After writing substantially into a partition, the writer has it
 //!   analyzed in the background, so that a bulk load does not leave the
 //!   planner with statistics of a nearly empty partition (which once
-//!   turned a keyset page from 1 ms into 0.5 s). The query building,
+//!   turned a keyset page from 1 ms into 0.4–0.6 s). The query building,
 //!   decoding, migration runner and error mapping are the crate's shared
 //!   SQL layer, the same as SQLite's.
 //! - **Bounded failures**: connecting fails within
