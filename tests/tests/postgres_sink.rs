@@ -2,7 +2,8 @@
 //! instances at once, the logger writing from its own runtime, surviving
 //! killed connections, never starving the host's pool, invalid input
 //! stopped before the database, ips kept as given, retention dropping
-//! whole partitions, and indexes serving tenant + time.
+//! whole partitions, indexes serving tenant + time, and partitions the
+//! writer filled analyzed.
 
 use activity_log::postgres::{Partitioning, PostgresSink, SCHEMA_VERSION};
 use activity_log::query::{ActivityFilter, ActivityStore, PageRequest};
@@ -324,4 +325,45 @@ async fn tenant_and_time_queries_use_an_index() {
     }
     let page = store.query(&ActivityFilter::new().tenant("tenant-3"), &PageRequest::first(50)).await.expect("query");
     assert_eq!(page.items.len(), 50);
+}
+
+/// Right after a bulk load, the planner must not be left with statistics
+/// of a nearly empty partition: the writer has a partition it filled
+/// substantially analyzed, in the background.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_filled_by_the_writer_is_analyzed() {
+    let Some(schema) = TestSchema::create("analyze_filled").await else { return };
+    let store = schema.sink().await;
+    let now = Utc::now();
+    let partition = Partitioning::Monthly.table_name(Partitioning::Monthly.start_of(now));
+    let analyzed = || async {
+        let count: Option<i64> =
+            sqlx::query_scalar("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = $1 AND schemaname = $2")
+                .bind(&partition)
+                .bind(&schema.name)
+                .fetch_optional(store.pool())
+                .await
+                .expect("statistics of the partition");
+        count.unwrap_or(0)
+    };
+    let rows = |n: i64| -> Vec<Activity> {
+        (0..n)
+            .map(|i| {
+                Activity::new("call_created")
+                    .tenant("acme")
+                    .occurred_at(now - Duration::milliseconds(i))
+                    .build()
+                    .expect("valid")
+            })
+            .collect()
+    };
+    store.write_batch(&rows(2_000)).await.expect("write");
+    assert_eq!(analyzed().await, 0, "a few rows are left to autovacuum");
+    store.write_batch(&rows(10_000)).await.expect("write");
+    // The statistics collector reports with a delay.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while analyzed().await == 0 {
+        assert!(std::time::Instant::now() < deadline, "{partition} was not analyzed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

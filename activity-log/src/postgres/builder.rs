@@ -133,21 +133,33 @@ impl PostgresSinkBuilder {
 
     /// Connects with `options` (set the schema with
     /// `options.options([("search_path", "audit")])`).
+    ///
+    /// The read pool this opens keeps each read's prepared statement on
+    /// the connection and plans every execution with its actual values
+    /// (`plan_cache_mode = force_custom_plan` on its connections: a
+    /// generic plan can be many times slower on partitions), and hands out
+    /// connections without a test round trip (a read that finds its
+    /// connection broken retries on another).
     pub async fn connect_with(self, options: PgConnectOptions) -> Result<PostgresSink, crate::Error> {
         probe(&options, self.connect_timeout).await?;
+        let reader_options = options.clone().options([("plan_cache_mode", "force_custom_plan")]);
         let readers = PgPoolOptions::new()
             .max_connections(self.reader_connections)
             .acquire_timeout(self.acquire_timeout)
-            .connect_with(options.clone())
+            .test_before_acquire(false)
+            .connect_with(reader_options)
             .await
             .map_err(|e| describe(&options, &e))?;
-        self.from_pool(readers).await
+        PostgresSink::open(self, readers, true).await
     }
 
     /// Reads through `pool` (your application's) and writes through a small
     /// pool of its own with the same connect options; applies the
-    /// migrations and creates the partitions ahead.
+    /// migrations and creates the partitions ahead. Reads on your pool
+    /// use unnamed statements, planned with their actual values each time
+    /// (one round trip more per read than the pool
+    /// [`connect_with`](Self::connect_with) opens).
     pub async fn from_pool(self, pool: PgPool) -> Result<PostgresSink, crate::Error> {
-        PostgresSink::open(self, pool).await
+        PostgresSink::open(self, pool, false).await
     }
 }

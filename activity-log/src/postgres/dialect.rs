@@ -16,11 +16,18 @@ use uuid::Uuid;
 pub const SCHEMA_VERSION: i64 = crate::sql::migrate::newest(MIGRATIONS);
 
 /// Every migration, oldest first. Never edit a shipped one: add the next.
-const MIGRATIONS: &[Migration] = &[Migration::new(
-    1,
-    "partitioned activities table, indexes, append-only triggers, partition bookkeeping",
-    include_str!("../../migrations/postgres/0001_activities.sql"),
-)];
+const MIGRATIONS: &[Migration] = &[
+    Migration::new(
+        1,
+        "partitioned activities table, indexes, append-only triggers, partition bookkeeping",
+        include_str!("../../migrations/postgres/0001_activities.sql"),
+    ),
+    Migration::new(
+        2,
+        "analyze the partition holding a time, for the writer after a bulk load",
+        include_str!("../../migrations/postgres/0002_analyze_partition.sql"),
+    ),
+];
 
 /// Whether a SQLSTATE is worth retrying: the connection broke, the server
 /// is shutting down or out of resources, a serialization failure or a
@@ -130,12 +137,12 @@ impl Dialect for PgDialect {
         };
     }
 
-    fn id(row: &PgRow) -> Result<Uuid, sqlx::Error> {
-        row.try_get("id")
+    fn id(row: &PgRow, position: usize) -> Result<Uuid, sqlx::Error> {
+        row.try_get(position)
     }
 
-    fn time(row: &PgRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-        row.try_get(column)
+    fn time(row: &PgRow, position: usize, _column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        row.try_get(position)
     }
 
     fn is_transient_code(e: &dyn DatabaseError) -> bool {

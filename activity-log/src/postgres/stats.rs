@@ -30,7 +30,9 @@ impl PostgresSink {
             ") AS matching GROUP BY GROUPING SETS ((activity_type), (target_kind), (outcome), (actor_id), (bucket)) \
              ORDER BY g, bucket",
         );
-        let rows = qb.build().persistent(false).fetch_all(&self.inner.readers).await?;
+        let mut conn = self.inner.readers.acquire().await?;
+        let rows = qb.build().persistent(self.inner.prepared_reads).fetch_all(&mut *conn).await?;
+        drop(conn);
         let mut tally = Tally::default();
         for row in &rows {
             let n = count(row.try_get("n")?);

@@ -32,6 +32,10 @@ impl SqlStore for PostgresSink {
         &self.inner.readers
     }
 
+    fn prepared_reads(&self) -> bool {
+        self.inner.prepared_reads
+    }
+
     fn expire_whole<'a>(
         &'a self,
         cutoff: DateTime<Utc>,

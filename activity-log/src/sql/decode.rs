@@ -19,57 +19,146 @@ pub(crate) fn outcome(text: &str) -> Result<Outcome, sqlx::Error> {
     Outcome::parse(text).ok_or_else(|| corrupt("outcome"))
 }
 
-fn required<D: Dialect>(row: &RowOf<D>, column: &str) -> Result<String, sqlx::Error> {
-    D::Db::text(row, column)?.ok_or_else(|| corrupt(column))
-}
+/// The columns [`activity`] reads, in [`Columns`] order.
+const NAMES: [&str; 22] = [
+    "id",
+    "occurred_at",
+    "tenant",
+    "activity_type",
+    "target_kind",
+    "target_id",
+    "target_name",
+    "actor_kind",
+    "actor_id",
+    "actor_name",
+    "outcome",
+    "error",
+    "severity",
+    "description",
+    "metadata",
+    "changes",
+    "ip",
+    "user_agent",
+    "request_id",
+    "trace_id",
+    "duration_us",
+    "tags",
+];
 
-fn json_or_default<D: Dialect, T: serde::de::DeserializeOwned + Default>(
-    row: &RowOf<D>,
-    column: &str,
-) -> Result<T, sqlx::Error> {
-    match D::Db::text(row, column)? {
-        None => Ok(T::default()),
-        Some(text) => serde_json::from_str(&text).map_err(|_| corrupt(column)),
+// Indices into [`NAMES`] and [`Columns`].
+const ID: usize = 0;
+const OCCURRED_AT: usize = 1;
+const TENANT: usize = 2;
+const ACTIVITY_TYPE: usize = 3;
+const TARGET_KIND: usize = 4;
+const TARGET_ID: usize = 5;
+const TARGET_NAME: usize = 6;
+const ACTOR_KIND: usize = 7;
+const ACTOR_ID: usize = 8;
+const ACTOR_NAME: usize = 9;
+const OUTCOME: usize = 10;
+const ERROR: usize = 11;
+const SEVERITY: usize = 12;
+const DESCRIPTION: usize = 13;
+const METADATA: usize = 14;
+const CHANGES: usize = 15;
+const IP: usize = 16;
+const USER_AGENT: usize = 17;
+const REQUEST_ID: usize = 18;
+const TRACE_ID: usize = 19;
+const DURATION_US: usize = 20;
+const TAGS: usize = 21;
+
+/// Where each column of [`NAMES`] sits in the rows of one result: looked
+/// up by name once per result instead of once per value (a hash lookup
+/// per value is a good part of decoding a page).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Columns([usize; NAMES.len()]);
+
+impl Columns {
+    /// The positions in `row`'s result.
+    pub(crate) fn of<D: Dialect>(row: &RowOf<D>) -> Result<Self, sqlx::Error> {
+        let mut at = [0; NAMES.len()];
+        for (slot, name) in at.iter_mut().zip(NAMES) {
+            *slot = D::Db::position(row, name)?;
+        }
+        Ok(Self(at))
+    }
+
+    fn at(&self, column: usize) -> usize {
+        self.0[column]
     }
 }
 
-/// Decodes a row selected with [`Dialect::COLUMNS`].
-pub(crate) fn activity<D: Dialect>(row: &RowOf<D>) -> Result<Activity, sqlx::Error> {
-    let s = |column: &str| D::Db::text(row, column);
-    let target = match s("target_kind")? {
-        Some(kind) => Some(Target { kind, id: s("target_id")?, name: s("target_name")? }),
+/// Reads one row through its result's [`Columns`].
+struct Reader<'r, D: Dialect> {
+    row: &'r RowOf<D>,
+    columns: &'r Columns,
+}
+
+impl<D: Dialect> Reader<'_, D> {
+    fn text(&self, column: usize) -> Result<Option<String>, sqlx::Error> {
+        D::Db::text_at(self.row, self.columns.at(column))
+    }
+
+    fn required(&self, column: usize) -> Result<String, sqlx::Error> {
+        self.text(column)?.ok_or_else(|| corrupt(NAMES[column]))
+    }
+
+    fn json_or_default<T: serde::de::DeserializeOwned + Default>(&self, column: usize) -> Result<T, sqlx::Error> {
+        match self.text(column)? {
+            None => Ok(T::default()),
+            Some(text) => serde_json::from_str(&text).map_err(|_| corrupt(NAMES[column])),
+        }
+    }
+}
+
+/// Decodes every row of one result selected with [`Dialect::COLUMNS`].
+pub(crate) fn activities<D: Dialect>(rows: &[RowOf<D>]) -> Result<Vec<Activity>, sqlx::Error> {
+    let Some(first) = rows.first() else { return Ok(Vec::new()) };
+    let columns = Columns::of::<D>(first)?;
+    rows.iter().map(|row| activity::<D>(row, &columns)).collect()
+}
+
+/// Decodes a row selected with [`Dialect::COLUMNS`], whose result's
+/// positions are `columns`.
+pub(crate) fn activity<D: Dialect>(row: &RowOf<D>, columns: &Columns) -> Result<Activity, sqlx::Error> {
+    let r = Reader::<D> { row, columns };
+    let s = |column: usize| r.text(column);
+    let target = match s(TARGET_KIND)? {
+        Some(kind) => Some(Target { kind, id: s(TARGET_ID)?, name: s(TARGET_NAME)? }),
         None => None,
     };
-    let actor = match s("actor_kind")? {
+    let actor = match s(ACTOR_KIND)? {
         Some(kind) => Some(Actor {
-            kind: ActorKind::parse(&kind).ok_or_else(|| corrupt("actor_kind"))?,
-            id: s("actor_id")?,
-            name: s("actor_name")?,
+            kind: ActorKind::parse(&kind).ok_or_else(|| corrupt(NAMES[ACTOR_KIND]))?,
+            id: s(ACTOR_ID)?,
+            name: s(ACTOR_NAME)?,
         }),
         None => None,
     };
-    let severity = Severity::parse(&required::<D>(row, "severity")?).ok_or_else(|| corrupt("severity"))?;
-    let duration = D::Db::int(row, "duration_us")?.map(|us| Duration::from_micros(us.max(0) as u64));
-    let metadata: Map<String, Value> = json_or_default::<D, _>(row, "metadata")?;
-    let changes: BTreeMap<String, Change> = json_or_default::<D, _>(row, "changes")?;
-    let tags: Vec<String> = json_or_default::<D, _>(row, "tags")?;
+    let severity = Severity::parse(&r.required(SEVERITY)?).ok_or_else(|| corrupt(NAMES[SEVERITY]))?;
+    let duration = D::Db::int_at(row, columns.at(DURATION_US))?.map(|us| Duration::from_micros(us.max(0) as u64));
+    let metadata: Map<String, Value> = r.json_or_default(METADATA)?;
+    let changes: BTreeMap<String, Change> = r.json_or_default(CHANGES)?;
+    let tags: Vec<String> = r.json_or_default(TAGS)?;
     Ok(Activity {
-        id: D::id(row)?,
-        occurred_at: D::time(row, "occurred_at")?,
-        tenant: s("tenant")?,
-        activity_type: required::<D>(row, "activity_type")?,
+        id: D::id(row, columns.at(ID))?,
+        occurred_at: D::time(row, columns.at(OCCURRED_AT), NAMES[OCCURRED_AT])?,
+        tenant: s(TENANT)?,
+        activity_type: r.required(ACTIVITY_TYPE)?,
         target,
         actor,
-        outcome: outcome(&required::<D>(row, "outcome")?)?,
-        error: s("error")?,
+        outcome: outcome(&r.required(OUTCOME)?)?,
+        error: s(ERROR)?,
         severity,
-        description: s("description")?,
+        description: s(DESCRIPTION)?,
         metadata,
         changes,
-        ip: s("ip")?,
-        user_agent: s("user_agent")?,
-        request_id: s("request_id")?,
-        trace_id: s("trace_id")?,
+        ip: s(IP)?,
+        user_agent: s(USER_AGENT)?,
+        request_id: s(REQUEST_ID)?,
+        trace_id: s(TRACE_ID)?,
         duration,
         tags,
     })

@@ -23,6 +23,37 @@ pub(crate) fn is_transient<D: Dialect>(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether `e` says the connection itself broke (e.g. the server restarted
+/// while it sat idle in the pool): a read retries on another one
+/// ([`retry_broken!`]), since the read pools hand out connections without
+/// a test round trip.
+pub(crate) fn is_broken_connection(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        // 08xxx connection exceptions, 57P01..57P03 shutdown (PostgreSQL).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// Awaits `$read` (an expression making a fresh read future) again while
+/// it fails on a broken connection, at most once per connection `$pool`
+/// may hold plus one: after a server restart every idle connection is
+/// dead, and each failed attempt retires one.
+macro_rules! retry_broken {
+    ($pool:expr, $read:expr) => {{
+        let mut attempts = $pool.options().get_max_connections() + 1;
+        loop {
+            match $read.await {
+                Err(e) if attempts > 1 && $crate::sql::error::is_broken_connection(&e) => attempts -= 1,
+                other => break other,
+            }
+        }
+    }};
+}
+
+pub(crate) use retry_broken;
+
 /// A failed write of `batch`. A permanent error names the record the
 /// crate's validation refuses (a record changed after it was built), or
 /// the only record of a batch of one, so that the logger quarantines it

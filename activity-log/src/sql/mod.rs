@@ -26,7 +26,7 @@ pub(crate) mod write;
 use crate::query::MetadataValue;
 use chrono::{DateTime, Utc};
 use sqlx::error::DatabaseError;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Pool, QueryBuilder, Row, Type};
+use sqlx::{Column, ColumnIndex, Database, Decode, Encode, Pool, QueryBuilder, Row, Type};
 use std::future::Future;
 use uuid::Uuid;
 
@@ -50,10 +50,14 @@ pub(crate) trait Backend: Database {
     /// Binds a nullable integer.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // the shared write path
     fn bind_opt_int(qb: &mut QueryBuilder<'_, Self>, value: Option<i64>);
-    /// A nullable text column.
-    fn text(row: &Self::Row, column: &str) -> Result<Option<String>, sqlx::Error>;
     /// A nullable integer column.
     fn int(row: &Self::Row, column: &str) -> Result<Option<i64>, sqlx::Error>;
+    /// Where `column` sits in `row` (and in every row of its result).
+    fn position(row: &Self::Row, column: &str) -> Result<usize, sqlx::Error>;
+    /// The nullable text column at `position`.
+    fn text_at(row: &Self::Row, position: usize) -> Result<Option<String>, sqlx::Error>;
+    /// The nullable integer column at `position`.
+    fn int_at(row: &Self::Row, position: usize) -> Result<Option<i64>, sqlx::Error>;
 }
 
 impl<DB> Backend for DB
@@ -66,6 +70,7 @@ where
     for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
     for<'r> Option<i64>: Decode<'r, DB> + Type<DB>,
     for<'c> &'c str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
 {
     fn bind_text<'a>(qb: &mut QueryBuilder<'a, Self>, value: &'a str) {
         qb.push_bind(value);
@@ -83,12 +88,20 @@ where
         qb.push_bind(value);
     }
 
-    fn text(row: &Self::Row, column: &str) -> Result<Option<String>, sqlx::Error> {
+    fn int(row: &Self::Row, column: &str) -> Result<Option<i64>, sqlx::Error> {
         row.try_get(column)
     }
 
-    fn int(row: &Self::Row, column: &str) -> Result<Option<i64>, sqlx::Error> {
-        row.try_get(column)
+    fn position(row: &Self::Row, column: &str) -> Result<usize, sqlx::Error> {
+        Ok(row.try_column(column)?.ordinal())
+    }
+
+    fn text_at(row: &Self::Row, position: usize) -> Result<Option<String>, sqlx::Error> {
+        row.try_get(position)
+    }
+
+    fn int_at(row: &Self::Row, position: usize) -> Result<Option<i64>, sqlx::Error> {
+        row.try_get(position)
     }
 }
 
@@ -151,9 +164,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     const COLUMNS: &'static str;
     /// Starts a read transaction in which every statement sees one snapshot.
     const BEGIN_SNAPSHOT: &'static str;
-    /// Whether reads keep prepared statements (SQLite: yes, preparing is
-    /// the cost; PostgreSQL: no, so that each read is planned with its
-    /// actual values instead of a generic plan).
+    /// Whether reads keep prepared statements by default (SQLite: yes,
+    /// preparing is the cost; PostgreSQL: only on connections that plan
+    /// every execution with its actual values, see
+    /// [`SqlStore::prepared_reads`]).
     const PERSISTENT_READS: bool;
 
     /// Every migration, oldest first.
@@ -213,10 +227,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Runs fixed SQL (several statements allowed) without arguments.
     fn script<'c>(conn: &'c mut ConnectionOf<Self>, sql: &'static str) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 
-    /// Reads the `id` column.
-    fn id(row: &RowOf<Self>) -> Result<Uuid, sqlx::Error>;
-    /// Reads a time column.
-    fn time(row: &RowOf<Self>, column: &str) -> Result<DateTime<Utc>, sqlx::Error>;
+    /// Reads the `id` column, at `position`.
+    fn id(row: &RowOf<Self>, position: usize) -> Result<Uuid, sqlx::Error>;
+    /// Reads the time column `column`, at `position`.
+    fn time(row: &RowOf<Self>, position: usize, column: &str) -> Result<DateTime<Utc>, sqlx::Error>;
 
     /// Whether retrying may succeed after this database error (busy,
     /// locked, connection lost, out of resources, a serialization failure).
@@ -234,6 +248,13 @@ pub(crate) trait SqlStore: Send + Sync + 'static {
 
     /// The pool reads and retention go through.
     fn readers(&self) -> &Pool<<Self::Dialect as Dialect>::Db>;
+
+    /// Whether reads keep their prepared statements on the connection
+    /// (saving a round trip and a parse per read): only where each
+    /// execution is still planned with its actual values.
+    fn prepared_reads(&self) -> bool {
+        <Self::Dialect as Dialect>::PERSISTENT_READS
+    }
 
     /// The pool retention deletes through.
     fn retention_pool(&self) -> &Pool<<Self::Dialect as Dialect>::Db> {
@@ -283,9 +304,11 @@ macro_rules! impl_activity_store {
                 filter: &$crate::query::ActivityFilter,
                 request: &$crate::query::StatsRequest,
             ) -> Result<$crate::query::ActivityStats, $crate::query::QueryError> {
-                self.stats_of(filter, request)
-                    .await
-                    .map_err($crate::sql::error::query_error::<<$store as $crate::sql::SqlStore>::Dialect>)
+                let stats = $crate::sql::error::retry_broken!(
+                    $crate::sql::SqlStore::readers(self),
+                    self.stats_of(filter, request)
+                );
+                stats.map_err($crate::sql::error::query_error::<<$store as $crate::sql::SqlStore>::Dialect>)
             }
 
             async fn delete_before(

@@ -1,7 +1,7 @@
 //! Reads: filters turned into SQL with bound values only (never formatted
 //! into the text), keyset pages, counts and get by id.
 
-use super::error::query_error;
+use super::error::{query_error, retry_broken};
 use super::{decode, Backend, Dialect, SqlStore};
 use crate::query::{ActivityFilter, Order, Page, PagePosition, PageRequest, QueryError};
 use crate::{Activity, Outcome, Severity};
@@ -75,8 +75,9 @@ fn count_query<D: Dialect>(filter: &ActivityFilter) -> QueryBuilder<'_, D::Db> {
 async fn count_on<D: Dialect>(
     conn: &mut <D::Db as Database>::Connection,
     filter: &ActivityFilter,
+    persistent: bool,
 ) -> Result<u64, sqlx::Error> {
-    let rows = D::fetch_all(conn, count_query::<D>(filter), D::PERSISTENT_READS).await?;
+    let rows = D::fetch_all(conn, count_query::<D>(filter), persistent).await?;
     let n = match rows.first() {
         Some(row) => D::Db::int(row, "n")?.unwrap_or(0),
         None => 0,
@@ -111,19 +112,19 @@ fn page_query<'a, D: Dialect>(filter: &'a ActivityFilter, page: &PageRequest) ->
 
 async fn page_inner<S: SqlStore>(store: &S, filter: &ActivityFilter, page: &PageRequest) -> Result<Page, sqlx::Error> {
     let qb = page_query::<S::Dialect>(filter, page);
-    let persistent = S::Dialect::PERSISTENT_READS;
+    let persistent = store.prepared_reads();
     // The rows and their total from one snapshot.
     let (rows, total) = if page.wants_total() {
         let mut tx = store.readers().begin_with(S::Dialect::BEGIN_SNAPSHOT).await?;
         let rows = S::Dialect::fetch_all(&mut tx, qb, persistent).await?;
-        let total = count_on::<S::Dialect>(&mut tx, filter).await?;
+        let total = count_on::<S::Dialect>(&mut tx, filter, persistent).await?;
         tx.commit().await?;
         (rows, Some(total))
     } else {
         let mut conn = store.readers().acquire().await?;
         (S::Dialect::fetch_all(&mut conn, qb, persistent).await?, None)
     };
-    let items = rows.iter().map(decode::activity::<S::Dialect>).collect::<Result<Vec<_>, _>>()?;
+    let items = decode::activities::<S::Dialect>(&rows)?;
     Ok(Page::from_rows(items, page.limit(), filter.order, total))
 }
 
@@ -134,16 +135,16 @@ pub(crate) async fn page<S: SqlStore>(
     page: &PageRequest,
 ) -> Result<Page, QueryError> {
     page.validate_for(filter.order)?;
-    page_inner(store, filter, page).await.map_err(query_error::<S::Dialect>)
+    retry_broken!(store.readers(), page_inner(store, filter, page)).map_err(query_error::<S::Dialect>)
 }
 
 /// How many activities match `filter`.
 pub(crate) async fn count<S: SqlStore>(store: &S, filter: &ActivityFilter) -> Result<u64, QueryError> {
-    let counted = async {
+    let counted = || async {
         let mut conn = store.readers().acquire().await?;
-        count_on::<S::Dialect>(&mut conn, filter).await
+        count_on::<S::Dialect>(&mut conn, filter, store.prepared_reads()).await
     };
-    counted.await.map_err(query_error::<S::Dialect>)
+    retry_broken!(store.readers(), counted()).map_err(query_error::<S::Dialect>)
 }
 
 /// The activity with `id` (of `tenant` only, if given).
@@ -152,7 +153,7 @@ pub(crate) async fn get<S: SqlStore>(
     id: Uuid,
     tenant: Option<&str>,
 ) -> Result<Option<Activity>, QueryError> {
-    let found = async {
+    let found = || async {
         let mut qb = select::<S::Dialect>();
         qb.push(" WHERE id = ");
         S::Dialect::bind_id(&mut qb, id);
@@ -162,8 +163,8 @@ pub(crate) async fn get<S: SqlStore>(
         }
         qb.push(" LIMIT 1");
         let mut conn = store.readers().acquire().await?;
-        let rows = S::Dialect::fetch_all(&mut conn, qb, S::Dialect::PERSISTENT_READS).await?;
-        rows.first().map(decode::activity::<S::Dialect>).transpose()
+        let rows = S::Dialect::fetch_all(&mut conn, qb, store.prepared_reads()).await?;
+        Ok(decode::activities::<S::Dialect>(&rows)?.pop())
     };
-    found.await.map_err(query_error::<S::Dialect>)
+    retry_broken!(store.readers(), found()).map_err(query_error::<S::Dialect>)
 }

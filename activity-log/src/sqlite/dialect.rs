@@ -116,12 +116,12 @@ impl Dialect for SqliteDialect {
         qb.push(")");
     }
 
-    fn id(row: &SqliteRow) -> Result<Uuid, sqlx::Error> {
-        Uuid::from_slice(row.try_get::<&[u8], _>("id")?).map_err(|_| crate::sql::decode::corrupt("id"))
+    fn id(row: &SqliteRow, position: usize) -> Result<Uuid, sqlx::Error> {
+        Uuid::from_slice(row.try_get::<&[u8], _>(position)?).map_err(|_| crate::sql::decode::corrupt("id"))
     }
 
-    fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-        DateTime::from_timestamp_micros(row.try_get(column)?).ok_or_else(|| crate::sql::decode::corrupt(column))
+    fn time(row: &SqliteRow, position: usize, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        DateTime::from_timestamp_micros(row.try_get(position)?).ok_or_else(|| crate::sql::decode::corrupt(column))
     }
 
     /// Busy or locked, an I/O error, the disk full, out of memory, the

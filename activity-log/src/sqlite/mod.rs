@@ -142,7 +142,12 @@ impl SqliteSink {
         let readers = if in_memory {
             writer.clone()
         } else {
-            let readers = SqlitePoolOptions::new().max_connections(4).acquire_timeout(BUSY_TIMEOUT * 2);
+            let readers = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(BUSY_TIMEOUT * 2)
+                // A test ping is a hand-off to the connection's thread per
+                // read; a file connection does not break while idle.
+                .test_before_acquire(false);
             match readers.connect_with(options.clone()).await {
                 Ok(readers) => readers,
                 Err(e) => {
