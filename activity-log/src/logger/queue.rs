@@ -196,6 +196,19 @@ impl Shared {
         self.counters.queue_len.load(Acquire) as usize
     }
 
+    /// Puts popped activities back at the end of the queue (the spool
+    /// refused them), beyond the bounds they were already counted in.
+    /// Only the worker calls it.
+    pub(crate) fn requeue(&self, batch: Vec<Activity>) {
+        self.counters.transfer(|c| {
+            Counters::sub(&c.in_flight, batch.len());
+            Counters::add(&c.queue_len, batch.len());
+        });
+        for activity in batch {
+            self.queue.push(Queued { activity, bytes: 0 });
+        }
+    }
+
     /// Pops up to `max` activities; they are in flight until the worker
     /// says where they went. Only the worker calls it.
     pub(crate) fn pop_batch(&self, max: usize) -> Vec<Activity> {
@@ -223,21 +236,6 @@ impl Shared {
             }
         }
         batch
-    }
-}
-
-impl Shared {
-    /// Puts popped activities back at the end of the queue (the spool
-    /// refused them), beyond the bounds they were already counted in.
-    /// Only the worker calls it.
-    pub(crate) fn requeue(&self, batch: Vec<Activity>) {
-        self.counters.transfer(|c| {
-            Counters::sub(&c.in_flight, batch.len());
-            Counters::add(&c.queue_len, batch.len());
-        });
-        for activity in batch {
-            self.queue.push(Queued { activity, bytes: 0 });
-        }
     }
 }
 

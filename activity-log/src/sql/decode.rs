@@ -19,31 +19,9 @@ pub(crate) fn outcome(text: &str) -> Result<Outcome, sqlx::Error> {
     Outcome::parse(text).ok_or_else(|| corrupt("outcome"))
 }
 
-/// The columns [`activity`] reads, in [`Columns`] order.
-const NAMES: [&str; 22] = [
-    "id",
-    "occurred_at",
-    "tenant",
-    "activity_type",
-    "target_kind",
-    "target_id",
-    "target_name",
-    "actor_kind",
-    "actor_id",
-    "actor_name",
-    "outcome",
-    "error",
-    "severity",
-    "description",
-    "metadata",
-    "changes",
-    "ip",
-    "user_agent",
-    "request_id",
-    "trace_id",
-    "duration_us",
-    "tags",
-];
+/// The columns [`activity`] reads, in [`Columns`] order: the stores keep
+/// the record's flat columns, the very ones (and order) of a CSV export.
+const NAMES: [&str; 22] = crate::query::CSV_COLUMNS;
 
 // Indices into [`NAMES`] and [`Columns`].
 const ID: usize = 0;
