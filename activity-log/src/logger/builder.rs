@@ -286,7 +286,7 @@ impl ActivityLoggerBuilder {
         let mut sink = self.sink.unwrap_or_else(|| Box::new(MemorySink::new()));
         if !self.batch_size_set {
             if let Some(size) = sink.preferred_batch_size() {
-                config.batch_size = size.max(1);
+                config.batch_size = size.clamp(1, config.queue_capacity);
             }
         }
         let spool = config.spill.as_ref().map(open_spool).transpose()?;

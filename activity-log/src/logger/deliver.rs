@@ -51,7 +51,7 @@ impl Worker {
 
     /// Moves `n` delivered activities from where they were (`source`) to
     /// `to`, as one step for snapshots.
-    fn settle(&self, source: Source, n: usize, to: &AtomicU64) {
+    pub(super) fn settle(&self, source: Source, n: usize, to: &AtomicU64) {
         self.shared.counters.transfer(|c| {
             Counters::add(to, n);
             match source {
@@ -153,7 +153,6 @@ impl Worker {
                 || self.deadline_passed()
             {
                 if spill_after.is_some() && (patience_out || source == Source::Spool) {
-                    self.health.go_down(config.max_backoff);
                     self.enter_outage();
                 }
                 return Err(WriteError::GaveUp(error));

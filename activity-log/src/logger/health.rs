@@ -23,17 +23,15 @@ impl Health {
         self.failing_since.get_or_insert(attempt_started).elapsed()
     }
 
-    /// The sink answered: leave the down state. Returns whether it was down.
-    pub(crate) fn recovered(&mut self) -> bool {
-        let was_down = self.down;
-        if was_down {
+    /// The sink answered: leave the down state.
+    pub(crate) fn recovered(&mut self) {
+        if self.down {
             tracing::info!("activity sink recovered; replaying the spool");
         }
         self.failing_since = None;
         self.down = false;
         self.next_probe = None;
         self.probe_backoff = Duration::ZERO;
-        was_down
     }
 
     /// The sink is down: spill without trying, probe on a backoff schedule.

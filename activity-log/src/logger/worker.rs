@@ -3,11 +3,12 @@
 //! around bad records, outage detection) is in [`deliver`](super::deliver),
 //! replay in [`replay`](super::replay).
 
+use super::deliver::Source;
 use super::health::Health;
 use super::queue::Shared;
-use super::stats::{Counters, ShutdownReport};
+use super::stats::ShutdownReport;
 use crate::{Activity, Sink};
-use std::sync::atomic::Ordering::{AcqRel, Release};
+use std::sync::atomic::Ordering::Release;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -127,15 +128,12 @@ impl Worker {
         }
     }
 
-    /// The sink is known to be down: from now on callers append to the
-    /// spool, and what waits in memory goes there too.
-    pub(super) fn enter_outage(&self) {
-        if self.shared.spool.is_none() {
-            return;
-        }
-        if !self.shared.sink_down.swap(true, AcqRel) {
-            tracing::warn!("activity sink is not answering; new activities go to the spool");
-        }
+    /// The sink is known to be down: it is probed on a backoff schedule,
+    /// callers append to the spool from now on, and what waits in memory
+    /// goes there too.
+    pub(super) fn enter_outage(&mut self) {
+        self.health.go_down(self.shared.config.max_backoff);
+        self.shared.sink_down.store(true, Release);
         self.spill_queue();
     }
 
@@ -149,10 +147,7 @@ impl Worker {
                 return;
             }
             if shared.append_to_spool(&batch).is_ok() {
-                shared.counters.transfer(|c| {
-                    Counters::add(&c.spilled_in, batch.len());
-                    Counters::sub(&c.in_flight, batch.len());
-                });
+                self.settle(Source::Memory, batch.len(), &shared.counters.spilled_in);
             } else {
                 shared.requeue(batch);
                 return;
