@@ -6,7 +6,7 @@
 use activity_log::postgres::{PostgresSink, PostgresSinkBuilder};
 use activity_log::{Activity, Actor, Outcome, Severity};
 use chrono::{Duration as ChronoDuration, Utc};
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{ConnectOptions, Connection, Executor};
 use std::str::FromStr;
 
@@ -83,4 +83,24 @@ pub fn activities(n: usize, seed: u64) -> Vec<Activity> {
             b.build().expect("valid")
         })
         .collect()
+}
+
+/// Writes `rows` synthetic activities over the last 30 days straight in SQL
+/// (`tenant-00` holds half of them, nineteen other tenants the rest).
+pub async fn seed_sql(pool: &PgPool, rows: i64) {
+    sqlx::query(
+        "INSERT INTO activities (id, occurred_at, tenant, activity_type, target_kind, target_id, actor_kind, \
+         actor_id, outcome, severity, description, description_folded, metadata, ip, user_agent, request_id) \
+         SELECT gen_random_uuid(), now() - (g * (2592000.0 / $1)) * INTERVAL '1 second', \
+         CASE WHEN g % 2 = 0 THEN 'tenant-00' ELSE 'tenant-' || lpad((g % 20)::text, 2, '0') END, \
+         'type_' || (g % 12), 'call', (g % 5000)::text, 'user', \
+         'agent-' || (g % 50), CASE WHEN g % 10 = 0 THEN 'failure' ELSE 'success' END, 'info', \
+         'Inbound call routed to queue Sales', 'inbound call routed to queue sales', \
+         jsonb_build_object('queue', 'sales', 'attempt', g % 3), '203.0.113.9', 'Mozilla/5.0', 'req-' || g \
+         FROM generate_series(1, $1) AS g",
+    )
+    .bind(rows)
+    .execute(pool)
+    .await
+    .expect("seed");
 }

@@ -198,21 +198,7 @@ fn main() {
         let store = scratch.sink(PostgresSink::builder()).await;
         let pool = store.pool();
         let start = Instant::now();
-        sqlx::query(
-            "INSERT INTO activities (id, occurred_at, tenant, activity_type, target_kind, target_id, actor_kind, \
-             actor_id, outcome, severity, description, description_folded, metadata, ip, user_agent, request_id) \
-             SELECT gen_random_uuid(), now() - (g * (2592000.0 / $1)) * INTERVAL '1 second', \
-             CASE WHEN g % 2 = 0 THEN 'tenant-00' ELSE 'tenant-' || lpad((g % 20)::text, 2, '0') END, \
-             'type_' || (g % 12), 'call', (g % 5000)::text, 'user', \
-             'agent-' || (g % 50), CASE WHEN g % 10 = 0 THEN 'failure' ELSE 'success' END, 'info', \
-             'Inbound call routed to queue Sales', 'inbound call routed to queue sales', \
-             jsonb_build_object('queue', 'sales', 'attempt', g % 3), '203.0.113.9', 'Mozilla/5.0', 'req-' || g \
-             FROM generate_series(1, $1) AS g",
-        )
-        .bind(rows)
-        .execute(pool)
-        .await
-        .expect("seed");
+        pg_common::seed_sql(pool, rows).await;
         println!("seeded {rows} rows in {:.1} s", start.elapsed().as_secs_f64());
 
         // Right after the bulk load: no statistics yet (autovacuum has not

@@ -12,7 +12,7 @@ use syn::{parenthesized, Expr, ExprLit, Ident, Lit, LitStr, Token};
 
 /// Every option, in the order the error message lists them.
 pub(crate) const OPTIONS: &[&str] =
-    &["type", "target", "id", "name", "description", "metadata", "severity", "actor", "tenant", "logger", "on"];
+    &["type", "target", "id", "name", "description", "metadata", "severity", "actor", "tenant", "logger", "on", "tx"];
 
 /// An option's value with the span of its name (for duplicate and
 /// contradiction errors).
@@ -41,6 +41,7 @@ pub(crate) struct Args {
     pub tenant: Option<Opt<Expr>>,
     pub logger: Option<Opt<Expr>>,
     pub on: Option<Opt<LitStr>>,
+    pub tx: Option<Opt<Expr>>,
 }
 
 impl Parse for Args {
@@ -67,6 +68,7 @@ impl Parse for Args {
                 "actor" => set(&mut args.actor, &key, expression(input)?)?,
                 "tenant" => set(&mut args.tenant, &key, expression(input)?)?,
                 "logger" => set(&mut args.logger, &key, expression(input)?)?,
+                "tx" => set(&mut args.tx, &key, expression(input)?)?,
                 "metadata" => set(&mut args.metadata, &key, metadata(input, &key)?)?,
                 _ => {
                     return Err(syn::Error::new(

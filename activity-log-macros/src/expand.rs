@@ -23,6 +23,14 @@ pub(crate) fn expand(plan: &Plan, func: ItemFn) -> TokenStream {
     let ItemFn { attrs, vis, sig, block } = func;
     let (outer, inner): (Vec<_>, Vec<_>) = attrs.into_iter().partition(|a| matches!(a.style, AttrStyle::Outer));
 
+    if sig.asyncness.is_some() && plan.tx.is_some() {
+        // The body borrows the transaction for its run (an inner,
+        // non-`move` block); then the activity is written in it.
+        let ty = declared_return(&sig.output);
+        let body = instrument(plan, Some(&ty), |fake| quote!(async { #fake #block }.await));
+        return quote!(#(#outer)* #vis #sig { #(#inner)* #body });
+    }
+
     if sig.asyncness.is_some() {
         let ty = declared_return(&sig.output);
         let body = instrument(plan, Some(&ty), |fake| quote!(async move { #fake #block }.await));
@@ -139,6 +147,17 @@ fn instrument(plan: &Plan, ty: Option<&Type>, run: impl FnOnce(TokenStream) -> T
     };
 
     let ret_pat = if plan.uses_ret() { quote!(ret) } else { quote!(_) };
+    let some_err = quote!(::core::option::Option::Some(#err));
+    let (finish_ok, finish_err) = match &plan.tx {
+        None => (
+            quote!(#p::finish(#logger_ref, #builder, #elapsed, #none);),
+            quote!(#p::finish(#logger_ref, #builder, #elapsed, #some_err);),
+        ),
+        Some(tx) => (
+            quote_spanned!(tx.span()=> #p::finish_in(#logger_ref, &mut *#tx, #builder, #elapsed, #none).await;),
+            quote_spanned!(tx.span()=> #p::finish_in(#logger_ref, &mut *#tx, #builder, #elapsed, #some_err).await;),
+        ),
+    };
     let ok_arm = if plan.on == crate::valid::On::Failure {
         quote!(::core::result::Result::Ok(_) => {})
     } else {
@@ -146,7 +165,7 @@ fn instrument(plan: &Plan, ty: Option<&Type>, run: impl FnOnce(TokenStream) -> T
             ::core::result::Result::Ok(#ret_pat) => {
                 #after_ok
                 #target_ok
-                #p::finish(#logger_ref, #builder, #elapsed, #none);
+                #finish_ok
             }
         }
     };
@@ -157,7 +176,7 @@ fn instrument(plan: &Plan, ty: Option<&Type>, run: impl FnOnce(TokenStream) -> T
             ::core::result::Result::Err(#err) => {
                 #target_err
                 let #err = (&&&#p::ErrText(#err)).__activity_log_err_text();
-                #p::finish(#logger_ref, #builder, #elapsed, ::core::option::Option::Some(#err));
+                #finish_err
             }
         }
     };
@@ -176,11 +195,7 @@ fn instrument(plan: &Plan, ty: Option<&Type>, run: impl FnOnce(TokenStream) -> T
     let annotation = ty.map(|ty| quote!(: #ty));
     let run = run(fake.unwrap_or_default());
 
-    quote! {
-        #before
-        let #start = #p::Instant::now();
-        #[allow(clippy::redundant_closure_call)]
-        let #value #annotation = #run;
+    let split = quote! {
         {
             #[allow(unused_imports)]
             use #p::{ErrDebug as _, ErrDisplay as _, ErrOpaque as _, SplitResult as _, SplitValue as _};
@@ -190,6 +205,27 @@ fn instrument(plan: &Plan, ty: Option<&Type>, run: impl FnOnce(TokenStream) -> T
                 #err_arm
             }
         }
+    };
+    if plan.tx.is_some() {
+        // Everything after the body runs in the function's own async
+        // block, where the transaction is usable again.
+        return quote! {
+            #before
+            let #start = #p::Instant::now();
+            async move {
+                let #value #annotation = #run;
+                #split
+                #value
+            }
+            .await
+        };
+    }
+    quote! {
+        #before
+        let #start = #p::Instant::now();
+        #[allow(clippy::redundant_closure_call)]
+        let #value #annotation = #run;
+        #split
         #value
     }
 }

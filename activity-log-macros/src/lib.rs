@@ -97,6 +97,7 @@ use proc_macro::TokenStream;
 /// | `tenant` | expression | the tenant (any `Display`), replacing the ambient one |
 /// | `logger` | expression | an `ActivityLogger`, `&ActivityLogger` or `Arc<ActivityLogger>` to log to |
 /// | `on` | `"success"`, `"failure"` | log only successful or only failed calls |
+/// | `tx` | a parameter | the caller's sqlx transaction or connection (PostgreSQL, SQLite): the activity is written in it with `activity_log::log_in` after the body, instead of queued (async functions only) |
 ///
 /// Expressions are evaluated **before the body runs** and may use only the
 /// parameters (and `self`); they borrow, so the body can still move the

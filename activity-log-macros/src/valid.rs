@@ -48,6 +48,8 @@ pub(crate) struct Plan {
     pub actor: Option<Value>,
     pub tenant: Option<Value>,
     pub logger: Option<Expr>,
+    /// The caller's transaction to write the activity in (`tx = ..`).
+    pub tx: Option<Expr>,
     pub on: On,
 }
 
@@ -156,6 +158,24 @@ pub(crate) fn check(args: Args, func: &ItemFn) -> syn::Result<Plan> {
             Some(value.expr)
         }
     };
+    let tx = match args.tx {
+        None => None,
+        Some(o) => {
+            if func.sig.asyncness.is_none() {
+                return Err(syn::Error::new(
+                    o.key,
+                    "`tx` needs an `async fn`: the activity is written in the transaction, which awaits",
+                ));
+            }
+            let value = cx.value(o.value, "tx")?;
+            if value.when == When::AfterOk {
+                let mentions = Mentions::of(&value.expr);
+                let at = mentions.ret().map_or(o.key, Ident::span);
+                return Err(syn::Error::new(at, "`tx` names a parameter (the transaction) and cannot use `ret`"));
+            }
+            Some(value.expr)
+        }
+    };
     let description = args.description.map(|o| cx.description(o.value)).transpose()?;
 
     let plan = Plan {
@@ -169,6 +189,7 @@ pub(crate) fn check(args: Args, func: &ItemFn) -> syn::Result<Plan> {
         actor,
         tenant,
         logger,
+        tx,
         on,
     };
     if let (On::Failure, Some(on)) = (on, &args.on) {

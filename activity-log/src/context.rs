@@ -110,7 +110,31 @@ impl ActivityContext {
     pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
         CONTEXT.sync_scope(self.merged_with_current(), f)
     }
+
+    /// This context layered over the caller's, shared, for the HTTP layer's
+    /// scopes (one allocation per request, reused by every scope it enters).
+    #[cfg(feature = "axum")]
+    pub(crate) fn into_shared(self) -> Arc<Self> {
+        self.merged_with_current()
+    }
+
+    /// Runs `fut` with `ctx` (already layered) in effect; the future's type
+    /// can be named, so the HTTP layer's response future needs no box.
+    #[cfg(feature = "axum")]
+    pub(crate) fn scope_shared<F: Future>(ctx: Arc<Self>, fut: F) -> SharedScope<F> {
+        CONTEXT.scope(ctx, fut)
+    }
+
+    /// Runs `f` with `ctx` (already layered) in effect.
+    #[cfg(feature = "axum")]
+    pub(crate) fn sync_scope_shared<R>(ctx: Arc<Self>, f: impl FnOnce() -> R) -> R {
+        CONTEXT.sync_scope(ctx, f)
+    }
 }
+
+/// The future [`ActivityContext::scope_shared`] returns.
+#[cfg(feature = "axum")]
+pub(crate) type SharedScope<F> = tokio::task::futures::TaskLocalFuture<Arc<ActivityContext>, F>;
 
 /// Fills the unset ambient fields of `activity` from the current scope.
 pub(crate) fn fill_from_current(activity: &mut Activity) {

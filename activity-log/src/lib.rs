@@ -49,6 +49,8 @@
 //! | `sqlite` | [`sqlite::SqliteSink`]: the embedded store |
 //! | `postgres` | [`postgres::PostgresSink`]: the production store |
 //! | `postgres-rustls` | `postgres` over TLS, with rustls and the Mozilla root certificates |
+//! | `axum` | [`http`]: a tower layer filling the context from requests, and an axum router serving the log (query, stats, export, live tail, ingest, retention, viewer page) |
+//! | `redis` | [`redis`]: Redis Streams between many app instances and the store, and a live feed spanning them |
 //!
 //! With `postgres-rustls`, TLS is asked for in the URL: `sslmode=require`
 //! encrypts, `sslmode=verify-full` also checks the server's certificate and
@@ -75,12 +77,19 @@ mod activity;
 mod context;
 mod error;
 mod global;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod http;
+pub mod integrity;
 mod logger;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 pub mod query;
 mod redact;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod sink;
 mod spool;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -88,6 +97,8 @@ mod sql;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod transaction;
 
 pub use activity::{
     limits, Activity, ActivityBuilder, Actor, ActorKind, Change, IntoActivity, Outcome, Severity, Target,
@@ -101,6 +112,9 @@ pub use logger::{
 };
 pub use redact::{redact_text, Redactor, DEFAULT_SENSITIVE_KEYS, REDACTED};
 pub use sink::{FanoutSink, MemorySink, NullSink, Sink, SinkError, SinkErrorKind};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use transaction::{log_in, InTransaction};
 
 pub(crate) use activity::validate;
 

@@ -163,3 +163,72 @@ impl<E: ?Sized> ErrOpaque for ErrText<'_, E> {
         format!("error of type `{}`", type_name::<E>())
     }
 }
+
+/// What `tx = ..` may name: a sqlx transaction or connection of a store
+/// that [`log_in`](crate::log_in) writes to, or a `&mut` to one.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub trait TxConn {
+    /// The connection the transaction is open on.
+    fn tx_conn(&mut self) -> &mut dyn crate::InTransaction;
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl<T: TxConn + ?Sized> TxConn for &mut T {
+    fn tx_conn(&mut self) -> &mut dyn crate::InTransaction {
+        (**self).tx_conn()
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl TxConn for sqlx::PgConnection {
+    fn tx_conn(&mut self) -> &mut dyn crate::InTransaction {
+        self
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl TxConn for sqlx::Transaction<'_, sqlx::Postgres> {
+    fn tx_conn(&mut self) -> &mut dyn crate::InTransaction {
+        &mut **self
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl TxConn for sqlx::SqliteConnection {
+    fn tx_conn(&mut self) -> &mut dyn crate::InTransaction {
+        self
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl TxConn for sqlx::Transaction<'_, sqlx::Sqlite> {
+    fn tx_conn(&mut self) -> &mut dyn crate::InTransaction {
+        &mut **self
+    }
+}
+
+/// Writes the activity in the caller's transaction (`tx = ..`), with the
+/// given logger's redaction or the one in effect. The function already
+/// ran, and its value is returned untouched: a failed write is reported
+/// (`tracing`, error level); on PostgreSQL it also leaves the transaction
+/// unable to commit, so the change and its activity still go together.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub async fn finish_in<C: TxConn + ?Sized>(
+    logger: Option<&ActivityLogger>,
+    conn: &mut C,
+    builder: ActivityBuilder,
+    elapsed: Duration,
+    error: Option<String>,
+) {
+    let mut builder = builder.duration(elapsed);
+    if let Some(error) = error {
+        builder = builder.error(error);
+    }
+    let written = match logger {
+        Some(logger) => logger.log_in(conn.tx_conn(), builder).await,
+        None => crate::log_in(conn.tx_conn(), builder).await,
+    };
+    if let Err(e) = written {
+        tracing::error!(error = %e, "#[log_activity(tx = ..)]: the activity could not be written in the transaction");
+    }
+}

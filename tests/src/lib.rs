@@ -7,7 +7,10 @@ pub mod conformance;
 pub mod pg;
 #[cfg(feature = "postgres")]
 pub mod private_pg;
+#[cfg(feature = "redis")]
+pub mod private_redis;
 pub mod sinks;
+pub mod tamper;
 
 use activity_log::Stats;
 

@@ -447,6 +447,10 @@ async fn sqlite_with_16_writers_and_a_reader_never_reports_a_locked_database() {
             loggers.push(
                 ActivityLogger::builder()
                     .sink(store)
+                    // A write waiting its turn for the lock (up to the busy
+                    // timeout) is not abandoned meanwhile: what this test
+                    // counts is a locked database, not a slow debug build.
+                    .write_timeout(activity_log::sqlite::BUSY_TIMEOUT * 2)
                     .dead_letter(move |_, _| {
                         dead.fetch_add(1, Relaxed);
                     })

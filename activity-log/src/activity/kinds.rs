@@ -6,6 +6,7 @@ use std::fmt;
 
 /// What kind of principal performed an activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "axum", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ActorKind {
@@ -22,6 +23,7 @@ pub enum ActorKind {
 
 /// How an activity ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "axum", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Outcome {
@@ -36,6 +38,7 @@ pub enum Outcome {
 
 /// How much an activity matters to an operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "axum", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Severity {
@@ -83,6 +86,7 @@ impl_as_str!(Severity { Info => "info", Warning => "warning", Error => "error" }
 /// assert_eq!(Actor::system().id, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "axum", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct Actor {
     /// The principal's id; `None` for system actions.
@@ -131,6 +135,7 @@ impl Actor {
 
 /// The resource an activity was about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "axum", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct Target {
     /// The kind of resource, e.g. `call`, `agent`, `connector`.
@@ -157,6 +162,7 @@ impl Target {
 
 /// A field's value before and after a data change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "axum", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct Change {
     /// The old value (`null` when the field was created).

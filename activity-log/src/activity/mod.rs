@@ -44,6 +44,7 @@ use uuid::Uuid;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "axum", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct Activity {
     /// A UUIDv7 made when the activity is built: time-ordered, and the
@@ -76,6 +77,7 @@ pub struct Activity {
     pub description: Option<String>,
     /// Free-form data; always a JSON object.
     #[serde(default)]
+    #[cfg_attr(feature = "axum", schema(value_type = Object))]
     pub metadata: Map<String, Value>,
     /// Before/after values per changed field.
     #[serde(default)]
@@ -94,6 +96,7 @@ pub struct Activity {
     pub trace_id: Option<String>,
     /// How long the action took.
     #[serde(default, rename = "duration_us", with = "duration_us")]
+    #[cfg_attr(feature = "axum", schema(value_type = Option<u64>))]
     pub duration: Option<Duration>,
     /// Labels.
     #[serde(default)]

@@ -106,6 +106,24 @@ pub enum ValidationError {
     TimestampOutOfRange,
 }
 
+impl ValidationError {
+    /// The field at fault, as named in the message (`target.id`,
+    /// `metadata.card`, `occurred_at`).
+    pub fn field(&self) -> &str {
+        match self {
+            Self::Empty { field }
+            | Self::NulByte { field }
+            | Self::TooLong { field, .. }
+            | Self::NotAnObject { field, .. }
+            | Self::TooDeep { field, .. }
+            | Self::NonFinite { field }
+            | Self::TooMany { field, .. }
+            | Self::NotSerializable { field } => field,
+            Self::TimestampOutOfRange => "occurred_at",
+        }
+    }
+}
+
 pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

@@ -16,7 +16,7 @@ pub use stats::{ShutdownReport, Stats};
 
 use crate::context::fill_from_current;
 use crate::spool::{Recovered, Spool};
-use crate::{validate, Error, IntoActivity, MemorySink, Result, Sink};
+use crate::{validate, Activity, Error, IntoActivity, MemorySink, Result, Sink};
 use config::Config;
 use queue::{Queued, Shared};
 use stats::Counters;
@@ -160,6 +160,13 @@ impl ActivityLogger {
         }
     }
 
+    /// Validates, fills from context and redacts, as for the queue, for a
+    /// write that does not go through it ([`log_in`](crate::log_in)).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn prepare(&self, item: impl IntoActivity) -> Result<Activity> {
+        prepare(item, &self.shared().config.redactor)
+    }
+
     /// Logs an activity in the background: validates it, fills it from the
     /// ambient context, redacts it and enqueues it, then returns at once.
     ///
@@ -278,4 +285,15 @@ pub(crate) fn report_refusal(error: &Error) {
         }
         other => tracing::warn!(error = %other, "activity refused"),
     }
+}
+
+/// Validates `item`, fills it from the ambient context and redacts it with
+/// `redactor`.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn prepare(item: impl IntoActivity, redactor: &crate::Redactor) -> Result<Activity> {
+    let mut activity = item.into_activity()?;
+    fill_from_current(&mut activity);
+    validate(&activity)?;
+    redactor.redact(&mut activity);
+    Ok(activity)
 }

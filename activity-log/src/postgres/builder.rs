@@ -46,6 +46,7 @@ pub struct PostgresSinkBuilder {
     pub(crate) acquire_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) write_timeout: Duration,
+    pub(crate) chaining: bool,
 }
 
 impl Default for PostgresSinkBuilder {
@@ -58,6 +59,7 @@ impl Default for PostgresSinkBuilder {
             acquire_timeout: DEFAULT_CONNECT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            chaining: false,
         }
     }
 }
@@ -114,6 +116,17 @@ impl PostgresSinkBuilder {
     /// as a transient error, and the logger retries it, idempotently by id.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
+        self
+    }
+
+    /// Whether writes link each activity into its tenant's hash chain
+    /// (default: off; see [`crate::integrity`]). Each writer connection then
+    /// takes the batch's tenants' chain heads with `SELECT ... FOR UPDATE`
+    /// in its write transaction: a large batch is split across the writer
+    /// connections by tenant, so that they never wait for each other. Off,
+    /// rows are written without a chain position.
+    pub fn chaining(mut self, on: bool) -> Self {
+        self.chaining = on;
         self
     }
 

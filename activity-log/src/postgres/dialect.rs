@@ -27,6 +27,16 @@ const MIGRATIONS: &[Migration] = &[
         "analyze the partition holding a time, for the writer after a bulk load",
         include_str!("../../migrations/postgres/0002_analyze_partition.sql"),
     ),
+    Migration::new(
+        3,
+        "per-tenant hash chain: chain columns, chain heads and retention cuts",
+        include_str!("../../migrations/postgres/0003_chain.sql"),
+    ),
+    Migration::new(
+        4,
+        "writer role helper (INSERT and SELECT only), tenant reader role helper with row-level security",
+        include_str!("../../migrations/postgres/0004_roles.sql"),
+    ),
 ];
 
 /// Whether a SQLSTATE is worth retrying: the connection broke, the server
@@ -101,6 +111,8 @@ impl Dialect for PgDialect {
 
     // The protocol counts parameters in 16 bits.
     const MAX_BIND_VARIABLES: usize = u16::MAX as usize;
+
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
 
     // Transaction-local (`set_config(..., true)`): no other transaction
     // ever sees it, and it ends with the transaction.

@@ -59,17 +59,18 @@
 mod analyze;
 mod builder;
 mod connect;
-mod dialect;
+pub(crate) mod dialect;
 mod partition;
 mod stats;
 mod store;
-mod write;
+pub(crate) mod write;
 
 pub use builder::{PostgresSinkBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_WRITER_CONNECTIONS, DEFAULT_WRITE_TIMEOUT};
 pub use dialect::SCHEMA_VERSION;
 pub use partition::Partitioning;
 
 use crate::error::DatabaseError;
+use crate::sql::chain::{self, ChainKey};
 use crate::sql::error::{database_error, is_transient, sink_error};
 use crate::{Activity, Sink, SinkError};
 use async_trait::async_trait;
@@ -106,6 +107,9 @@ struct Inner {
     /// execution with its actual values: reads keep their prepared
     /// statements there.
     prepared_reads: bool,
+    /// The chains known to have a row in `activity_chains` (created once,
+    /// never deleted).
+    known_chains: std::sync::Mutex<std::collections::HashSet<ChainKey>>,
     /// The last write failed for a reason a fresh connection might fix:
     /// check the server directly (fast) before the pool (which retries a
     /// refused connection until its acquire timeout).
@@ -169,6 +173,7 @@ impl PostgresSink {
             partitions: Partitions::default(),
             fills: analyze::Fills::default(),
             prepared_reads,
+            known_chains: Default::default(),
             suspect: AtomicBool::new(false),
         };
         let sink = Self { inner: Arc::new(inner) };
@@ -204,6 +209,37 @@ impl PostgresSink {
             .create(&self.inner.readers, scheme, &starts)
             .await
             .map_err(|e| database_error::<PgDialect>(e, "creating partitions"))
+    }
+
+    /// Lets the existing role `role` write and read the log, and nothing
+    /// else: `INSERT` and `SELECT` on activities (no `DELETE`, so the
+    /// retention setting opens nothing for it; retention runs with the
+    /// owner's rights only), advancing chain heads but never moving a
+    /// retention cut. Run it once, connected as the schema's owner;
+    /// applications then connect as `role`. The SQL is the migrations'
+    /// `activity_log_grant_writer(role)`.
+    pub async fn grant_writer(&self, role: &str) -> Result<(), crate::Error> {
+        sqlx::query("SELECT activity_log_grant_writer($1)")
+            .bind(role)
+            .execute(&self.inner.readers)
+            .await
+            .map(drop)
+            .map_err(|e| database_error::<PgDialect>(e, "granting the writer role"))
+    }
+
+    /// Lets the existing role `role` `SELECT` activities of one tenant
+    /// only: the tenant its session names with
+    /// `SET activity_log.tenant = '...'` (none while unset), by row-level
+    /// security, which this turns on for the table. Run it connected as
+    /// the schema's owner. The SQL is the migrations'
+    /// `activity_log_grant_tenant_reader(role)`.
+    pub async fn grant_tenant_reader(&self, role: &str) -> Result<(), crate::Error> {
+        sqlx::query("SELECT activity_log_grant_tenant_reader($1)")
+            .bind(role)
+            .execute(&self.inner.readers)
+            .await
+            .map(drop)
+            .map_err(|e| database_error::<PgDialect>(e, "granting the tenant reader role"))
     }
 
     /// Closes both pools.
@@ -268,19 +304,80 @@ impl PostgresSink {
 
     /// Inserts `batch`, split across the writer's connections when large.
     async fn insert(&self, batch: &[Activity]) -> Result<u64, sqlx::Error> {
+        if self.inner.config.chaining {
+            return self.insert_chained(batch).await;
+        }
         let connections = self.inner.config.writer_connections as usize;
         let parts = (batch.len() / MIN_ROWS_PER_CONNECTION).clamp(1, connections);
         let writer = &self.inner.writer;
         if parts == 1 {
-            return write::Columns::new(batch).insert(writer).await;
+            return write::Columns::new(batch.iter()).insert(writer).await;
         }
         let per_part = batch.len().div_ceil(parts);
-        let writes = batch.chunks(per_part).map(|part| async move { write::Columns::new(part).insert(writer).await });
+        let writes =
+            batch.chunks(per_part).map(|part| async move { write::Columns::new(part.iter()).insert(writer).await });
         let mut written = 0;
         for result in futures_util::future::join_all(writes).await {
             written += result?;
         }
         Ok(written)
+    }
+
+    /// Inserts `batch` chained: split across the writer's connections by
+    /// tenant (each connection locks only its own tenants' chain heads, so
+    /// they never wait for each other), each part in one transaction.
+    async fn insert_chained(&self, batch: &[Activity]) -> Result<u64, sqlx::Error> {
+        let batch = chain::distinct(batch);
+        let connections = self.inner.config.writer_connections as usize;
+        let parts = (batch.len() / MIN_ROWS_PER_CONNECTION).clamp(1, connections);
+        let parts = split_by_chain(&batch, parts);
+        let writes = parts.into_iter().map(|part| self.write_chained_part(part));
+        let mut written = 0;
+        for result in futures_util::future::join_all(writes).await {
+            written += result?;
+        }
+        Ok(written)
+    }
+
+    /// One part of a chained write: the part's chain heads locked
+    /// (`FOR UPDATE`) in the write transaction, positions assigned as if
+    /// every record were new; if one was already stored (a replay), the
+    /// transaction is rolled back and the new records alone are chained.
+    async fn write_chained_part(&self, part: Vec<&Activity>) -> Result<u64, sqlx::Error> {
+        let keys = chain::keys(&part);
+        let mut conn = self.inner.writer.acquire().await?;
+        let unknown = {
+            let known = self.inner.known_chains.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            keys.iter().any(|k| !known.contains(k))
+        };
+        if unknown {
+            chain::ensure_chains::<PgDialect>(&mut conn, &keys).await?;
+            let mut known = self.inner.known_chains.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            known.extend(keys.iter().cloned());
+        }
+        let mut records = part;
+        for attempt in 0..2 {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let mut heads = chain::lock_heads::<PgDialect>(&mut tx, &keys).await?;
+            if attempt > 0 {
+                let stored = chain::existing::<PgDialect>(&mut tx, &records).await?;
+                records.retain(|a| !stored.contains(&a.id));
+            }
+            let links = chain::assign(&mut heads, &records);
+            let columns = write::Columns::new(records.iter().copied()).with_chain(links);
+            match columns.insert_in(&mut tx).await {
+                Ok(written) => {
+                    chain::store_heads::<PgDialect>(&mut tx, &heads).await?;
+                    tx.commit().await?;
+                    return Ok(written);
+                }
+                Err(sqlx::Error::Database(e)) if attempt == 0 && e.code().as_deref() == Some("23505") => {
+                    tx.rollback().await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(sqlx::Error::Protocol("a chained insert met a stored id twice under the chain lock".into()))
     }
 
     /// [`write`](Self::write) within the write deadline, after checking
@@ -310,6 +407,35 @@ impl PostgresSink {
             ))),
         }
     }
+}
+
+/// Splits `batch` into at most `parts` parts, all records of one chain in
+/// the same part, the parts about equally large; each keeps the batch's
+/// order.
+fn split_by_chain<'a>(batch: &[&'a Activity], parts: usize) -> Vec<Vec<&'a Activity>> {
+    if parts <= 1 {
+        return vec![batch.to_vec()];
+    }
+    let mut sizes: std::collections::HashMap<ChainKey, usize> = std::collections::HashMap::new();
+    for a in batch {
+        *sizes.entry(chain::key_of(a.tenant.as_deref())).or_default() += 1;
+    }
+    let mut by_size: Vec<(ChainKey, usize)> = sizes.into_iter().collect();
+    by_size.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut loads = vec![0; parts];
+    let mut part_of = std::collections::HashMap::new();
+    for (key, size) in by_size {
+        let lightest = (0..parts).min_by_key(|&i| loads[i]).unwrap_or(0);
+        loads[lightest] += size;
+        part_of.insert(key, lightest);
+    }
+    let mut out = vec![Vec::new(); parts];
+    for a in batch {
+        let part = part_of.get(&chain::key_of(a.tenant.as_deref())).copied().unwrap_or(0);
+        out[part].push(*a);
+    }
+    out.retain(|p| !p.is_empty());
+    out
 }
 
 #[async_trait]

@@ -145,7 +145,8 @@ pub(crate) async fn expired(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Vec<
 }
 
 /// Drops one expired partition; returns how many rows it held. The
-/// partition is locked first, so the count is exact.
+/// partition is locked first, so the count is exact. (Retention noted its
+/// chained records before.)
 pub(crate) async fn drop_partition(pool: &PgPool, partition: &Expired) -> Result<u64, sqlx::Error> {
     let quoted = quote_ident(&partition.name);
     // A name only this crate wrote, quoted: never user input.

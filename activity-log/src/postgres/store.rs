@@ -51,3 +51,4 @@ impl SqlStore for PostgresSink {
 }
 
 impl_activity_store!(PostgresSink, "postgres");
+crate::sql::chain::impl_chained_store!(PostgresSink);

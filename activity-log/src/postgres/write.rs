@@ -8,10 +8,11 @@
 //! writing nothing, and the batch is written again with
 //! `ON CONFLICT DO NOTHING`.
 
+use crate::integrity::ChainHash;
 use crate::sql::write::{json, micros};
 use crate::Activity;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::net::IpAddr;
 use uuid::Uuid;
 
@@ -20,19 +21,19 @@ macro_rules! insert_sql {
     ($tail:literal) => {
         concat!("INSERT INTO activities (id, occurred_at, tenant, activity_type, target_kind, \
      target_id, target_name, actor_kind, actor_id, actor_name, outcome, error, severity, description, \
-     description_folded, metadata, changes, ip, ip_text, user_agent, request_id, trace_id, duration_us, tags) \
+     description_folded, metadata, changes, ip, ip_text, user_agent, request_id, trace_id, duration_us, tags, chain_seq, chain_hash) \
      SELECT u.id, u.occurred_at, u.tenant, u.activity_type, u.target_kind, u.target_id, u.target_name, \
      u.actor_kind, u.actor_id, u.actor_name, u.outcome, u.error, u.severity, u.description, u.description_folded, \
      u.metadata::jsonb, u.changes::jsonb, \
      CASE WHEN u.ip_ok THEN u.ip::inet END, \
      CASE WHEN u.ip_ok AND host(u.ip::inet) = u.ip THEN NULL ELSE u.ip END, \
-     u.user_agent, u.request_id, u.trace_id, u.duration_us, u.tags::jsonb \
+     u.user_agent, u.request_id, u.trace_id, u.duration_us, u.tags::jsonb, u.chain_seq, u.chain_hash \
      FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
      $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], \
      $16::text[], $17::text[], $18::text[], $19::bool[], $20::text[], $21::text[], $22::text[], $23::int8[], \
-     $24::text[]) AS u(id, occurred_at, tenant, activity_type, target_kind, target_id, target_name, actor_kind, \
-     actor_id, actor_name, outcome, error, severity, description, description_folded, metadata, changes, ip, ip_ok, \
-     user_agent, request_id, trace_id, duration_us, tags)", $tail)
+     $24::text[], $25::int8[], $26::bytea[]) AS u(id, occurred_at, tenant, activity_type, target_kind, target_id, \
+     target_name, actor_kind, actor_id, actor_name, outcome, error, severity, description, description_folded, \
+     metadata, changes, ip, ip_ok, user_agent, request_id, trace_id, duration_us, tags, chain_seq, chain_hash)", $tail)
     };
 }
 
@@ -69,10 +70,12 @@ pub(crate) struct Columns<'a> {
     trace_id: Vec<Option<&'a str>>,
     duration_us: Vec<Option<i64>>,
     tags: Vec<Option<String>>,
+    chain_seq: Vec<Option<i64>>,
+    chain_hash: Vec<Option<Vec<u8>>>,
 }
 
 impl<'a> Columns<'a> {
-    pub(crate) fn new(batch: &'a [Activity]) -> Self {
+    pub(crate) fn new(batch: impl ExactSizeIterator<Item = &'a Activity>) -> Self {
         let mut c = Self::default();
         let n = batch.len();
         macro_rules! reserve {
@@ -108,22 +111,38 @@ impl<'a> Columns<'a> {
             c.trace_id.push(a.trace_id.as_deref());
             c.duration_us.push(a.duration.map(micros));
             c.tags.push(json(a.tags.is_empty(), &a.tags));
+            c.chain_seq.push(None);
+            c.chain_hash.push(None);
         }
         c
+    }
+
+    /// Sets the chain position and hash of every row, in order.
+    pub(crate) fn with_chain(mut self, links: Vec<(i64, ChainHash)>) -> Self {
+        self.chain_seq = links.iter().map(|l| Some(l.0)).collect();
+        self.chain_hash = links.iter().map(|l| Some(l.1 .0.to_vec())).collect();
+        self
+    }
+
+    /// Inserts the rows inside the caller's transaction, failing as a whole
+    /// (unique violation) if one exists; returns how many were written.
+    pub(crate) async fn insert_in(&self, conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+        self.insert_with(conn, INSERT).await
     }
 
     /// Inserts the rows on one connection of `pool` (one implicit
     /// transaction); returns how many were new.
     pub(crate) async fn insert(&self, pool: &PgPool) -> Result<u64, sqlx::Error> {
-        match self.insert_with(pool, INSERT).await {
+        let mut conn = pool.acquire().await?;
+        match self.insert_with(&mut conn, INSERT).await {
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
-                self.insert_with(pool, INSERT_OR_SKIP).await
+                self.insert_with(&mut conn, INSERT_OR_SKIP).await
             }
             other => other,
         }
     }
 
-    async fn insert_with(&self, pool: &PgPool, sql: &'static str) -> Result<u64, sqlx::Error> {
+    async fn insert_with(&self, conn: &mut PgConnection, sql: &'static str) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(sql)
             .bind(&self.id)
             .bind(&self.occurred_at)
@@ -149,7 +168,9 @@ impl<'a> Columns<'a> {
             .bind(&self.trace_id)
             .bind(&self.duration_us)
             .bind(&self.tags)
-            .execute(pool)
+            .bind(&self.chain_seq)
+            .bind(&self.chain_hash)
+            .execute(conn)
             .await?;
         Ok(done.rows_affected())
     }

@@ -15,6 +15,7 @@
 //!   partitions); [`impl_activity_store!`] turns it into an
 //!   [`ActivityStore`](crate::query::ActivityStore).
 
+pub(crate) mod chain;
 pub(crate) mod decode;
 pub(crate) mod error;
 pub(crate) mod migrate;
@@ -44,6 +45,8 @@ pub(crate) trait Backend: Database {
     fn bind_text<'a>(qb: &mut QueryBuilder<'a, Self>, value: &'a str);
     /// Binds an integer.
     fn bind_int(qb: &mut QueryBuilder<'_, Self>, value: i64);
+    /// Binds bytes.
+    fn bind_bytes(qb: &mut QueryBuilder<'_, Self>, value: Vec<u8>);
     /// Binds nullable text.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // the shared write path
     fn bind_opt_text<'a>(qb: &mut QueryBuilder<'a, Self>, value: Option<&'a str>);
@@ -58,6 +61,8 @@ pub(crate) trait Backend: Database {
     fn text_at(row: &Self::Row, position: usize) -> Result<Option<String>, sqlx::Error>;
     /// The nullable integer column at `position`.
     fn int_at(row: &Self::Row, position: usize) -> Result<Option<i64>, sqlx::Error>;
+    /// The nullable bytes column at `position`.
+    fn bytes_at(row: &Self::Row, position: usize) -> Result<Option<Vec<u8>>, sqlx::Error>;
 }
 
 impl<DB> Backend for DB
@@ -66,9 +71,11 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
     for<'r> Option<i64>: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<Vec<u8>>: Decode<'r, DB> + Type<DB>,
     for<'c> &'c str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
@@ -77,6 +84,10 @@ where
     }
 
     fn bind_int(qb: &mut QueryBuilder<'_, Self>, value: i64) {
+        qb.push_bind(value);
+    }
+
+    fn bind_bytes(qb: &mut QueryBuilder<'_, Self>, value: Vec<u8>) {
         qb.push_bind(value);
     }
 
@@ -101,6 +112,10 @@ where
     }
 
     fn int_at(row: &Self::Row, position: usize) -> Result<Option<i64>, sqlx::Error> {
+        row.try_get(position)
+    }
+
+    fn bytes_at(row: &Self::Row, position: usize) -> Result<Option<Vec<u8>>, sqlx::Error> {
         row.try_get(position)
     }
 }
@@ -188,6 +203,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Ends an `INSERT` so that rows whose key exists are skipped.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // the shared write path
     const SKIP_EXISTING: &'static str = " ON CONFLICT DO NOTHING";
+
+    /// Ends the `SELECT` of the chain heads a batch extends: locks them
+    /// until the write transaction ends, where the begin alone does not.
+    const LOCK_ROWS: &'static str;
 
     /// Opens the retention gate for the current transaction only.
     const OPEN_RETENTION: &'static str;

@@ -1,4 +1,9 @@
-//! Retention: the only way rows leave a store. Deletes in chunks of
+//! Retention: the only way rows leave a store. Chained records are noted
+//! first (position and chain hash, in `activity_chain_expired`), then
+//! deleted; each chain's cut then moves to the end of its longest removed
+//! prefix (position and hash kept, verification starts there), and the
+//! notes left are of records removed past the cut, which verification
+//! steps over. Deletes in chunks of
 //! [`RETENTION_CHUNK`] rows, each in its own transaction with the
 //! append-only gate open for that transaction only, so that writers get
 //! in between chunks.
@@ -17,6 +22,7 @@ async fn delete_chunk<S: SqlStore>(store: &S, cutoff: DateTime<Utc>, tenant: Opt
     let mut qb = QueryBuilder::new(head);
     qb.push(" occurred_at < ");
     S::Dialect::bind_time(&mut qb, cutoff);
+
     if let Some(t) = tenant {
         qb.push(" AND tenant = ");
         <S::Dialect as Dialect>::Db::bind_text(&mut qb, t);
@@ -33,11 +39,13 @@ async fn delete_chunk<S: SqlStore>(store: &S, cutoff: DateTime<Utc>, tenant: Opt
 }
 
 async fn delete_all<S: SqlStore>(store: &S, cutoff: DateTime<Utc>, tenant: Option<&str>) -> Result<u64, sqlx::Error> {
+    super::chain::note_expired(store, cutoff, tenant).await?;
     let mut total = store.expire_whole(cutoff, tenant).await?;
     loop {
         let deleted = delete_chunk(store, cutoff, tenant).await?;
         total += deleted;
         if deleted < u64::from(RETENTION_CHUNK) {
+            super::chain::set_cuts(store, tenant).await?;
             return Ok(total);
         }
         // Let queued batches in between chunks.

@@ -7,9 +7,11 @@
 // that is SQLite, so a PostgreSQL-only build leaves it unused.
 #![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 
-use super::{Backend, ConnectionOf, Dialect};
+use super::{chain, Backend, ConnectionOf, Dialect};
+use crate::integrity::{ChainHash, ChainHead};
 use crate::Activity;
 use sqlx::{Pool, QueryBuilder};
+use std::collections::BTreeMap;
 
 /// The columns written, in order: the record, with the description
 /// lower-cased for search and JSON as text.
@@ -17,8 +19,11 @@ pub(crate) const COLUMNS: &str = "id, occurred_at, tenant, activity_type, target
      actor_kind, actor_id, actor_name, outcome, error, severity, description, description_folded, metadata, \
      changes, ip, user_agent, request_id, trace_id, duration_us, tags";
 
-/// How many columns a row binds.
-pub(crate) const COLUMN_COUNT: usize = 23;
+/// The chain columns, written after [`COLUMNS`] when chaining.
+const CHAIN_COLUMNS: &str = ", chain_seq, chain_hash";
+
+/// How many columns a row binds (chain columns included).
+pub(crate) const COLUMN_COUNT: usize = 25;
 
 /// The most rows in one statement. Batches are cut into statements of
 /// this many rows (fewer if the dialect's bind limit says so), then powers
@@ -33,6 +38,8 @@ pub(crate) struct Row<'a> {
     metadata: Option<String>,
     changes: Option<String>,
     tags: Option<String>,
+    /// The chain position and hash, when chaining.
+    chain: Option<(i64, ChainHash)>,
 }
 
 /// Compact JSON of plain data (which cannot fail to serialise), `None`
@@ -58,7 +65,13 @@ impl<'a> Row<'a> {
             metadata: json(a.metadata.is_empty(), &a.metadata),
             changes: json(a.changes.is_empty(), &a.changes),
             tags: json(a.tags.is_empty(), &a.tags),
+            chain: None,
         }
+    }
+
+    /// The row of `a` at chain position and hash `link`.
+    pub(crate) fn chained(a: &'a Activity, link: (i64, ChainHash)) -> Self {
+        Self { chain: Some(link), ..Self::new(a) }
     }
 
     /// `(v1, v2, ...)`, every value bound.
@@ -99,6 +112,12 @@ impl<'a> Row<'a> {
         D::Db::bind_opt_int(qb, a.duration.map(micros));
         qb.push(", ");
         D::Db::bind_opt_text(qb, self.tags.as_deref());
+        if let Some((seq, hash)) = self.chain {
+            qb.push(", ");
+            D::Db::bind_int(qb, seq);
+            qb.push(", ");
+            D::Db::bind_bytes(qb, hash.0.to_vec());
+        }
         qb.push(")");
     }
 }
@@ -126,7 +145,11 @@ pub(crate) async fn insert_rows<D: Dialect>(conn: &mut ConnectionOf<D>, rows: &[
         let chunk = &rows[start..start + size];
         start += size;
         let mut qb = QueryBuilder::new("INSERT INTO activities (");
-        qb.push(COLUMNS).push(") VALUES ");
+        qb.push(COLUMNS);
+        if chunk.first().is_some_and(|r| r.chain.is_some()) {
+            qb.push(CHAIN_COLUMNS);
+        }
+        qb.push(") VALUES ");
         for (i, row) in chunk.iter().enumerate() {
             if i > 0 {
                 qb.push(", ");
@@ -140,13 +163,76 @@ pub(crate) async fn insert_rows<D: Dialect>(conn: &mut ConnectionOf<D>, rows: &[
 }
 
 /// Writes `batch` in one write transaction on `pool`; returns how many
-/// rows were new.
-pub(crate) async fn write_batch<D: Dialect>(pool: &Pool<D::Db>, batch: &[Activity]) -> Result<u64, sqlx::Error> {
+/// rows were new. With `chained`, the rows are linked into their
+/// tenants' chains (see [`crate::integrity`]) in the same transaction.
+pub(crate) async fn write_batch<D: Dialect>(
+    pool: &Pool<D::Db>,
+    batch: &[Activity],
+    chained: bool,
+) -> Result<u64, sqlx::Error> {
+    if chained {
+        return write_chained::<D>(pool, batch).await;
+    }
     let rows: Vec<Row<'_>> = batch.iter().map(Row::new).collect();
     let mut tx = pool.begin_with(D::BEGIN_WRITE).await?;
     let written = insert_rows::<D>(&mut tx, &rows).await?;
     tx.commit().await?;
     Ok(written)
+}
+
+/// The chained write: heads read (and locked) in the write transaction;
+/// positions assigned assuming every record is new; if some were already
+/// stored (a replay), the insert is undone to a savepoint and the new
+/// records alone are chained, so that a replay never advances a chain.
+async fn write_chained<D: Dialect>(pool: &Pool<D::Db>, batch: &[Activity]) -> Result<u64, sqlx::Error> {
+    let batch = chain::distinct(batch);
+    let keys = chain::keys(&batch);
+    let mut tx = pool.begin_with(D::BEGIN_WRITE).await?;
+    chain::ensure_chains::<D>(&mut tx, &keys).await?;
+    let heads = chain::lock_heads::<D>(&mut tx, &keys).await?;
+    let (written, heads) = match insert_chained::<D>(&mut tx, &batch, heads.clone(), true).await? {
+        Some(done) => done,
+        None => {
+            let stored = chain::existing::<D>(&mut tx, &batch).await?;
+            let fresh: Vec<&Activity> = batch.iter().copied().filter(|a| !stored.contains(&a.id)).collect();
+            insert_chained::<D>(&mut tx, &fresh, heads, false)
+                .await?
+                .ok_or_else(|| sqlx::Error::Protocol("a chained insert skipped a row twice".into()))?
+        }
+    };
+    chain::store_heads::<D>(&mut tx, &heads).await?;
+    tx.commit().await?;
+    Ok(written)
+}
+
+/// Inserts `batch` chained onto `heads`; `None` (the insert undone) when
+/// some row already existed and `optimistic`, else how many rows were
+/// written and the new heads.
+async fn insert_chained<D: Dialect>(
+    conn: &mut ConnectionOf<D>,
+    batch: &[&Activity],
+    mut heads: BTreeMap<chain::ChainKey, ChainHead>,
+    optimistic: bool,
+) -> Result<Option<(u64, BTreeMap<chain::ChainKey, ChainHead>)>, sqlx::Error> {
+    let links = chain::assign(&mut heads, batch);
+    let rows: Vec<Row<'_>> =
+        batch.iter().zip(links).map(|(a, link)| Row { chain: Some(link), ..Row::new(a) }).collect();
+    if optimistic {
+        D::script(conn, "SAVEPOINT activity_log_chain").await?;
+    }
+    let written = insert_rows::<D>(conn, &rows).await?;
+    if written == rows.len() as u64 {
+        if optimistic {
+            D::script(conn, "RELEASE SAVEPOINT activity_log_chain").await?;
+        }
+        return Ok(Some((written, heads)));
+    }
+    if optimistic {
+        D::script(conn, "ROLLBACK TO SAVEPOINT activity_log_chain").await?;
+        D::script(conn, "RELEASE SAVEPOINT activity_log_chain").await?;
+        return Ok(None);
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -33,11 +33,18 @@ pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
 }
 
 /// Every migration, oldest first. Never edit a shipped one: add the next.
-const MIGRATIONS: &[Migration] = &[Migration::new(
-    1,
-    "activities table, indexes, append-only triggers",
-    include_str!("../../migrations/sqlite/0001_activities.sql"),
-)];
+const MIGRATIONS: &[Migration] = &[
+    Migration::new(
+        1,
+        "activities table, indexes, append-only triggers",
+        include_str!("../../migrations/sqlite/0001_activities.sql"),
+    ),
+    Migration::new(
+        2,
+        "per-tenant hash chain: chain columns, chain heads and retention cuts",
+        include_str!("../../migrations/sqlite/0002_chain.sql"),
+    ),
+];
 
 /// The newest SQLite schema version this crate knows.
 pub const SCHEMA_VERSION: i64 = crate::sql::migrate::newest(MIGRATIONS);
@@ -62,6 +69,9 @@ impl Dialect for SqliteDialect {
     const MIGRATION_LOCK: Option<&'static str> = None;
 
     const MAX_BIND_VARIABLES: usize = super::write::MAX_VARIABLES;
+
+    // BEGIN IMMEDIATE took the database's write lock.
+    const LOCK_ROWS: &'static str = "";
 
     // The gate is a row: opened and closed inside the deleting
     // transaction, so no other connection ever sees it open.

@@ -19,7 +19,7 @@
 //! # Ok(()) }
 //! ```
 
-mod dialect;
+pub(crate) mod dialect;
 mod stats;
 mod store;
 mod write;
@@ -71,6 +71,7 @@ pub const CONNECT_RETRY_FOR: Duration = Duration::from_secs(10);
 pub struct SqliteSink {
     writer: SqlitePool,
     readers: SqlitePool,
+    chained: bool,
 }
 
 impl SqliteSink {
@@ -156,7 +157,16 @@ impl SqliteSink {
                 }
             }
         };
-        Ok((Self { writer, readers }, version))
+        Ok((Self { writer, readers, chained: false }, version))
+    }
+
+    /// Whether writes link each activity into its tenant's hash chain
+    /// (default: off; see [`crate::integrity`]). Off, rows are written
+    /// without a chain position, and verification reports them as
+    /// unchained.
+    pub fn with_chaining(mut self, on: bool) -> Self {
+        self.chained = on;
+        self
     }
 
     /// The pool the sink writes through (one connection): for running
@@ -175,7 +185,7 @@ impl SqliteSink {
 #[async_trait]
 impl Sink for SqliteSink {
     async fn write_batch(&self, batch: &[Activity]) -> Result<(), SinkError> {
-        crate::sql::write::write_batch::<SqliteDialect>(&self.writer, batch)
+        crate::sql::write::write_batch::<SqliteDialect>(&self.writer, batch, self.chained)
             .await
             .map(drop)
             .map_err(|e| sink_error::<SqliteDialect>(e, batch))

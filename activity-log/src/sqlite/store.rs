@@ -20,3 +20,4 @@ impl SqlStore for SqliteSink {
 }
 
 impl_activity_store!(SqliteSink, "sqlite");
+crate::sql::chain::impl_chained_store!(SqliteSink);
