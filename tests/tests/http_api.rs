@@ -2,92 +2,18 @@
 //! tenant isolation on every endpoint (both stream transports included),
 //! streaming exports, live tails, and the error statuses.
 
-use activity_log::http::{ActivityApi, JwtAuth, JwtClaims, Principal, RateLimits, StaticTokens};
+use activity_log::http::{ActivityApi, JwtAuth, JwtClaims, RateLimits};
 use activity_log::query::ActivityStore;
 use activity_log::sqlite::SqliteSink;
-use activity_log::{Activity, ActivityLogger, Actor, Sink};
+use activity_log::{Activity, Actor, Sink};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-const TENANTS: [&str; 3] = ["acme", "globex", "initech"];
+mod support;
 
-fn auth() -> StaticTokens {
-    let mut auth = StaticTokens::new()
-        .token("ops", Principal::all_tenants("ops").read().ingest().admin())
-        .token("no-read", Principal::tenant("acme-writer", "acme").ingest());
-    for t in TENANTS {
-        auth = auth.token(format!("{t}-token"), Principal::tenant(format!("{t}-app"), t).read().ingest().admin());
-    }
-    auth
-}
-
-struct Server {
-    addr: SocketAddr,
-    logger: ActivityLogger,
-    store: SqliteSink,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start(configure: impl FnOnce(ActivityApi) -> ActivityApi) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteSink::connect(&format!("sqlite://{}", dir.path().join("log.db").display())).await.unwrap();
-        let logger = ActivityLogger::builder()
-            .sink(store.clone())
-            .batch_timeout(Duration::from_millis(5))
-            .subscriber_capacity(64)
-            .build()
-            .unwrap();
-        let api = configure(
-            ActivityApi::new(store.clone(), auth()).logger(logger.clone()).rate_limits(RateLimits::unlimited()),
-        );
-        let app = axum::Router::new().nest("/api/activity", api.router());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { addr, logger, store, client: reqwest::Client::new(), _dir: dir }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}/api/activity{path}", self.addr)
-    }
-
-    async fn get(&self, token: &str, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
-    }
-
-    async fn get_json(&self, token: &str, path: &str) -> Value {
-        let r = self.get(token, path).await;
-        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-        r.json().await.unwrap()
-    }
-
-    /// Writes `n` activities per tenant straight into the store.
-    async fn seed(&self, n: usize) {
-        let mut batch = Vec::new();
-        for i in 0..n {
-            for t in TENANTS {
-                batch.push(
-                    Activity::new(if i % 2 == 0 { "call_created" } else { "call_ended" })
-                        .tenant(t)
-                        .target("call", i)
-                        .actor(Actor::user(format!("{t}-agent-{}", i % 3)))
-                        .description(format!("{t} call {i}"))
-                        .meta("queue", "sales")
-                        .build()
-                        .unwrap(),
-                );
-            }
-        }
-        for chunk in batch.chunks(1000) {
-            self.store.write_batch(chunk).await.unwrap();
-        }
-    }
-}
+use support::http_server::{ws_connect, ws_next, Server, SseReader, TENANTS};
 
 fn tenants_of(items: &[Value]) -> Vec<String> {
     items.iter().map(|a| a["tenant"].as_str().unwrap_or("").to_owned()).collect()
@@ -153,76 +79,6 @@ async fn every_read_endpoint_is_confined_to_the_principals_tenant() {
     assert_eq!(s.get_json("ops", "/activities/stats").await["total"], 120);
 }
 
-/// Reads SSE events (`event`, `id`, `data`) from a response body.
-struct SseReader {
-    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes_compat::Bytes>> + Send>>,
-    buf: String,
-}
-
-mod bytes_compat {
-    pub type Bytes = axum::body::Bytes;
-}
-
-impl SseReader {
-    fn new(r: reqwest::Response) -> Self {
-        Self { body: Box::pin(r.bytes_stream()), buf: String::new() }
-    }
-
-    async fn next(&mut self) -> (String, String, String) {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let (mut event, mut id, mut data) = (String::new(), String::new(), String::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        event = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if event.is_empty() && data.is_empty() {
-                    continue; // a keep-alive comment
-                }
-                return (event, id, data);
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.body.next())
-                .await
-                .expect("an SSE event within 10 s")
-                .expect("the stream stays open")
-                .unwrap();
-            self.buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-}
-
-async fn ws_connect(
-    s: &Server,
-    token: &str,
-    query: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{}/api/activity/activities/ws{query}", s.addr).into_client_request().unwrap();
-    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(request).await.unwrap().0
-}
-
-async fn ws_next(
-    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message within 10 s")
-            .unwrap()
-            .unwrap();
-        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
-            return serde_json::from_str(t.as_str()).unwrap();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_tails_deliver_new_activities_of_the_own_tenant_only_and_resume_without_a_gap() {
     let s = Server::start(|a| a).await;
@@ -277,61 +133,6 @@ async fn live_tails_deliver_new_activities_of_the_own_tenant_only_and_resume_wit
         let m = ws_next(&mut ws).await;
         assert_eq!(m["activity"]["tenant"], "acme");
     }
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap()))
-        .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_stream_client_is_told_it_lagged_and_server_memory_stays_bounded() {
-    let s = Server::start(|a| a).await;
-    let mut slow = SseReader::new(s.get("acme-token", "/activities/stream").await);
-    let mut ws = ws_connect(&s, "acme-token", "").await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    // Bursts of 10,000 activities of 4 KiB (40 MB each): far more than the
-    // socket buffers hold, so the clients, which do not read, fall behind.
-    // Bounded means the second burst costs no more memory than the first
-    // left behind: nothing grows with the volume a slow client misses.
-    let text = "x".repeat(4096);
-    let log_burst = || {
-        let (logger, text) = (s.logger.clone(), text.clone());
-        async move {
-            for i in 0..10_000 {
-                logger.log_async(Activity::new("bulk").tenant("acme").description(&text).meta("i", i));
-                if i % 1000 == 999 {
-                    logger.flush().await.unwrap();
-                }
-            }
-            logger.flush().await.unwrap();
-        }
-    };
-    log_burst().await;
-    let after_first = rss_kib();
-    log_burst().await;
-    let grown_mb = rss_kib().saturating_sub(after_first) / 1024;
-    assert!(grown_mb < 16, "server memory grew by {grown_mb} MB over a second 40 MB burst the clients did not read");
-    let mut lagged = false;
-    for _ in 0..10_000 {
-        let (event, _, _) = slow.next().await;
-        if event == "lagged" {
-            lagged = true;
-            break;
-        }
-    }
-    assert!(lagged, "the SSE client was never told it lagged");
-    let mut ws_lagged = false;
-    for _ in 0..10_000 {
-        if ws_next(&mut ws).await["type"] == "lagged" {
-            ws_lagged = true;
-            break;
-        }
-    }
-    assert!(ws_lagged, "the WebSocket client was never told it lagged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
