@@ -5,7 +5,7 @@
 use activity_log::http::{ActivityApi, JwtAuth, JwtClaims, RateLimits};
 use activity_log::query::ActivityStore;
 use activity_log::sqlite::SqliteSink;
-use activity_log::{Activity, Actor, Sink};
+use activity_log::{Activity, Sink};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
