@@ -194,19 +194,24 @@ async fn tail(
                     break;
                 };
                 buf.extend_from_slice(&chunk);
-                while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
-                    let event: Vec<u8> = buf.drain(..end + 2).collect();
-                    let text = String::from_utf8_lossy(&event);
+                // Every whole event in the buffer, then the rest kept.
+                let now = origin.elapsed().as_nanos() as u64;
+                let mut start = 0;
+                let mut got = Vec::new();
+                while let Some(end) = buf[start..].windows(2).position(|w| w == b"\n\n") {
+                    let text = String::from_utf8_lossy(&buf[start..start + end]);
+                    start += end + 2;
                     if let Some(at) = text.find("\"sent_ns\":") {
                         let digits: String = text[at + 10..].chars().take_while(char::is_ascii_digit).collect();
                         if let Ok(sent) = digits.parse::<u64>() {
-                            let now = origin.elapsed().as_nanos() as u64;
-                            latencies.lock().expect("latencies").push(now.saturating_sub(sent) as f64 / 1e6);
-                            mine += 1;
-                            received.fetch_add(1, Relaxed);
+                            got.push(now.saturating_sub(sent) as f64 / 1e6);
                         }
                     }
                 }
+                buf.drain(..start);
+                mine += got.len() as u64;
+                received.fetch_add(got.len() as u64, Relaxed);
+                latencies.lock().expect("latencies").extend(got);
                 if mine >= rate * seconds {
                     break;
                 }

@@ -2,6 +2,7 @@
 //! share.
 
 use super::rate_limit::Limiter;
+use super::routes::{Relay, Relayed};
 use super::{routes, Authenticate, LiveFeed, RateLimits, Viewer};
 use crate::query::ActivityStore;
 use crate::ActivityLogger;
@@ -14,6 +15,10 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
 /// The default most activities one `POST /activities` may carry.
 pub const DEFAULT_MAX_BATCH: usize = 1000;
+
+/// The default number of live events a stream client may fall behind
+/// before it is told it lagged.
+pub const DEFAULT_LIVE_BUFFER: usize = 1024;
 
 /// The activity router's configuration: a store to read, who may do what,
 /// and where ingested activities and the live tail come from. Build the
@@ -40,6 +45,7 @@ pub struct ActivityApi {
     pub(crate) limits: RateLimits,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_batch: usize,
+    pub(crate) live_buffer: usize,
     pub(crate) viewer: Option<Arc<Viewer>>,
 }
 
@@ -59,6 +65,7 @@ impl ActivityApi {
             limits: RateLimits::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_batch: DEFAULT_MAX_BATCH,
+            live_buffer: DEFAULT_LIVE_BUFFER,
             viewer: None,
         }
     }
@@ -75,6 +82,17 @@ impl ActivityApi {
     /// feed spanning several instances).
     pub fn live_feed(mut self, feed: impl LiveFeed) -> Self {
         self.live = Some(Arc::new(feed));
+        self
+    }
+
+    /// How many live events a stream client (SSE or WebSocket) may fall
+    /// behind before it gets a `lagged` event and misses them (default
+    /// [`DEFAULT_LIVE_BUFFER`]). The buffer is shared by every client: each
+    /// live activity is held and encoded once, however many clients tail
+    /// it, so the server's memory for the tail is bounded by this, not by
+    /// the clients' number or speed.
+    pub fn live_buffer(mut self, events: usize) -> Self {
+        self.live_buffer = events.max(1);
         self
     }
 
@@ -138,6 +156,7 @@ impl fmt::Debug for ActivityApi {
             .field("limits", &self.limits)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_batch", &self.max_batch)
+            .field("live_buffer", &self.live_buffer)
             .field("viewer", &self.viewer)
             .finish_non_exhaustive()
     }
@@ -148,11 +167,17 @@ pub(crate) struct ApiState {
     pub(crate) api: ActivityApi,
     pub(crate) reads: Limiter,
     pub(crate) writes: Limiter,
+    relay: Arc<Relay>,
 }
 
 impl ApiState {
     fn new(api: ActivityApi) -> Self {
-        Self { reads: Limiter::reads(&api.limits), writes: Limiter::writes(&api.limits), api }
+        Self {
+            reads: Limiter::reads(&api.limits),
+            writes: Limiter::writes(&api.limits),
+            relay: Arc::new(Relay::new(api.live_buffer)),
+            api,
+        }
     }
 
     /// The logger ingest writes through.
@@ -161,11 +186,11 @@ impl ApiState {
     }
 
     /// A receiver of the live tail, if there is a source.
-    pub(crate) fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<crate::Activity>> {
-        match &self.api.live {
+    pub(crate) fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<Relayed>> {
+        self.relay.subscribe(|| match &self.api.live {
             Some(feed) => Some(feed.subscribe()),
             None => self.logger().map(|l| l.subscribe()),
-        }
+        })
     }
 }
 

@@ -54,7 +54,7 @@ mod routes;
 mod traceparent;
 mod viewer;
 
-pub use api::{router, ActivityApi, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES};
+pub use api::{router, ActivityApi, DEFAULT_LIVE_BUFFER, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES};
 pub use api_request::UNMATCHED_ROUTE;
 pub use auth::{
     bearer_token, AuthError, Authenticate, JwtAuth, JwtClaims, JwtError, Permissions, Principal, StaticTokens,

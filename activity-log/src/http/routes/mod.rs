@@ -3,6 +3,7 @@
 mod export;
 mod ingest;
 mod read;
+mod relay;
 mod retention;
 mod sse;
 mod tail;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 pub(crate) use export::__path_export;
 pub(crate) use ingest::__path_ingest;
 pub(crate) use read::{__path_get_one, __path_list, __path_stats};
+pub(crate) use relay::{Relay, Relayed};
 pub(crate) use retention::__path_retention;
 pub(crate) use sse::__path_stream;
 pub(crate) use ws::__path_stream_ws;

@@ -1,17 +1,31 @@
 //! `GET /activities/stream`: the live tail as Server-Sent Events.
 
+use super::relay::sse_error;
 use super::tail::{resume_point, tail, TailEvent};
 use super::ApiState;
 use crate::http::extract::Reader;
 use crate::http::params::{self, FilterParams, Params};
 use crate::http::Problem;
+use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+/// How long a quiet stream waits before it sends a comment, so proxies
+/// and clients keep the connection.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The most events written to the socket at once: whatever is ready, up
+/// to this, goes out in one write.
+pub(super) const WRITE_BATCH: usize = 256;
 
 /// A live tail of the matching activities as Server-Sent Events: `event:
 /// activity` with the activity as JSON and an `id`; `event: lagged` with
@@ -41,18 +55,63 @@ pub(crate) async fn stream(
 ) -> Result<Response, Problem> {
     let (filter, resume) = tail_request(&principal, query.as_deref(), &headers)?;
     let rx = state.subscribe().ok_or_else(no_feed)?;
-    let events = tail(state, filter, rx, resume).map(|event| {
-        Ok::<_, std::convert::Infallible>(match event {
-            TailEvent::Activity { event_id, activity } => Event::default()
-                .event("activity")
-                .id(event_id)
-                .json_data(&activity)
-                .unwrap_or_else(|_| Event::default().event("error").data("could not encode an activity")),
-            TailEvent::Lagged(n) => Event::default().event("lagged").data(format!("{{\"missed\":{n}}}")),
-            TailEvent::Failed(e) => Event::default().event("error").data(e),
-        })
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+    let chunks = tail(state, filter, rx, resume).ready_chunks(WRITE_BATCH).map(|events| frames(&events));
+    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
+    Ok((headers, Body::from_stream(KeepAlive::new(chunks))).into_response())
+}
+
+/// Events ready together, as one chunk.
+fn frames(events: &[TailEvent]) -> Bytes {
+    if let [one] = events {
+        return frame(one);
+    }
+    let mut chunk = Vec::new();
+    for event in events {
+        chunk.extend_from_slice(&frame(event));
+    }
+    chunk.into()
+}
+
+/// One event as Server-Sent Events.
+fn frame(event: &TailEvent) -> Bytes {
+    match event {
+        TailEvent::Activity(e) => e.sse_frame(),
+        TailEvent::Lagged(n) => format!("event: lagged\ndata: {{\"missed\":{n}}}\n\n").into(),
+        TailEvent::Failed(e) => sse_error(e),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The event chunks, with a comment after [`KEEP_ALIVE`] of quiet.
+    struct KeepAlive<S> {
+        #[pin]
+        chunks: S,
+        #[pin]
+        quiet: Sleep,
+    }
+}
+
+impl<S> KeepAlive<S> {
+    fn new(chunks: S) -> Self {
+        Self { chunks, quiet: tokio::time::sleep(KEEP_ALIVE) }
+    }
+}
+
+impl<S: Stream<Item = Bytes>> Stream for KeepAlive<S> {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        let chunk = match this.chunks.poll_next(cx) {
+            Poll::Ready(chunk) => chunk,
+            Poll::Pending => {
+                ready!(this.quiet.as_mut().poll(cx));
+                Some(Bytes::from_static(b": keep-alive\n\n"))
+            }
+        };
+        this.quiet.reset(Instant::now() + KEEP_ALIVE);
+        Poll::Ready(chunk.map(Ok))
+    }
 }
 
 /// The filter and resume point of a stream request.

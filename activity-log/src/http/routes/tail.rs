@@ -1,6 +1,7 @@
 //! The live tail both stream transports share: an optional catch-up from
 //! the store after a client's last event, then live activities, filtered.
 
+use super::relay::{LiveEvent, Relayed};
 use super::ApiState;
 use crate::query::{ActivityFilter, Cursor, Order, PageRequest};
 use crate::Activity;
@@ -19,9 +20,9 @@ const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// One event of a tail.
 pub(crate) enum TailEvent {
-    /// A matching activity and its event id (resume after it with
+    /// A matching activity (with its event id: resume after it with
     /// `Last-Event-ID`).
-    Activity { event_id: String, activity: Box<Activity> },
+    Activity(Arc<LiveEvent>),
     /// The client fell behind and missed this many live activities; they
     /// can be read back by resuming from the last event id.
     Lagged(u64),
@@ -42,7 +43,7 @@ pub(crate) fn resume_point(text: &str) -> Option<Cursor> {
 struct Tail {
     state: Arc<ApiState>,
     filter: ActivityFilter,
-    rx: Receiver<Activity>,
+    rx: Receiver<Relayed>,
     catch_up: Option<Cursor>,
     pending: VecDeque<Activity>,
     /// Caught-up ids recent enough to also arrive live.
@@ -55,7 +56,7 @@ struct Tail {
 pub(crate) fn tail(
     state: Arc<ApiState>,
     filter: ActivityFilter,
-    rx: Receiver<Activity>,
+    rx: Receiver<Relayed>,
     resume: Option<Cursor>,
 ) -> impl Stream<Item = TailEvent> + Send {
     let filter = filter.order(Order::OldestFirst);
@@ -63,7 +64,7 @@ pub(crate) fn tail(
     futures_util::stream::unfold(tail, |mut t| async move {
         loop {
             if let Some(activity) = t.pending.pop_front() {
-                return Some((TailEvent::Activity { event_id: event_id(&activity), activity: Box::new(activity) }, t));
+                return Some((TailEvent::Activity(Arc::new(LiveEvent::new(activity))), t));
             }
             if let Some(cursor) = t.catch_up.take() {
                 let request = PageRequest::first(CATCH_UP_PAGE).after(cursor);
@@ -79,11 +80,11 @@ pub(crate) fn tail(
                 continue;
             }
             match t.rx.recv().await {
-                Ok(a) if t.filter.matches(&a) && !t.caught_up.remove(&a.id) => {
-                    return Some((TailEvent::Activity { event_id: event_id(&a), activity: Box::new(a) }, t));
+                Ok(Relayed::Activity(e)) if t.filter.matches(&e.activity) && !t.caught_up.remove(&e.activity.id) => {
+                    return Some((TailEvent::Activity(e), t));
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(n)) => return Some((TailEvent::Lagged(n), t)),
+                Ok(Relayed::Activity(_)) => {}
+                Ok(Relayed::Lagged(n)) | Err(RecvError::Lagged(n)) => return Some((TailEvent::Lagged(n), t)),
                 Err(RecvError::Closed) => return None,
             }
         }

@@ -1,12 +1,12 @@
 //! `GET /activities/ws`: the live tail over WebSocket.
 
-use super::sse::{no_feed, tail_request};
+use super::sse::{no_feed, tail_request, WRITE_BATCH};
 use super::tail::{tail, TailEvent};
 use super::ApiState;
 use crate::http::extract::Reader;
 use crate::http::params::FilterParams;
 use crate::http::Problem;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -45,19 +45,18 @@ pub(crate) async fn stream_ws(
 
 async fn serve(socket: WebSocket, events: impl futures_util::Stream<Item = TailEvent> + Send) {
     let (mut tx, mut rx) = socket.split();
-    let mut events = std::pin::pin!(events);
+    // Whatever is ready goes out in one write.
+    let mut events = std::pin::pin!(events.ready_chunks(WRITE_BATCH));
     loop {
         tokio::select! {
-            event = events.next() => {
-                let Some(event) = event else { break };
-                let json = match event {
-                    TailEvent::Activity { event_id, activity } => {
-                        serde_json::json!({"type": "activity", "id": event_id, "activity": activity})
+            batch = events.next() => {
+                let Some(batch) = batch else { break };
+                for event in batch {
+                    if tx.feed(Message::Text(text(event))).await.is_err() {
+                        return;
                     }
-                    TailEvent::Lagged(n) => serde_json::json!({"type": "lagged", "missed": n}),
-                    TailEvent::Failed(e) => serde_json::json!({"type": "error", "detail": e}),
-                };
-                if tx.send(Message::Text(json.to_string().into())).await.is_err() {
+                }
+                if tx.flush().await.is_err() {
                     break;
                 }
             }
@@ -66,5 +65,14 @@ async fn serve(socket: WebSocket, events: impl futures_util::Stream<Item = TailE
                 Some(Ok(_)) => {}
             }
         }
+    }
+}
+
+/// One event as a WebSocket message's text.
+fn text(event: TailEvent) -> Utf8Bytes {
+    match event {
+        TailEvent::Activity(e) => e.ws_text(),
+        TailEvent::Lagged(n) => serde_json::json!({"type": "lagged", "missed": n}).to_string().into(),
+        TailEvent::Failed(e) => serde_json::json!({"type": "error", "detail": e}).to_string().into(),
     }
 }
