@@ -194,21 +194,19 @@ async fn tail(
                     break;
                 };
                 buf.extend_from_slice(&chunk);
-                // Every whole event in the buffer, then the rest kept.
+                // Every whole event in the buffer (each carries one
+                // `sent_ns`), then the rest kept.
                 let now = origin.elapsed().as_nanos() as u64;
-                let mut start = 0;
-                let mut got = Vec::new();
-                while let Some(end) = buf[start..].windows(2).position(|w| w == b"\n\n") {
-                    let text = String::from_utf8_lossy(&buf[start..start + end]);
-                    start += end + 2;
-                    if let Some(at) = text.find("\"sent_ns\":") {
-                        let digits: String = text[at + 10..].chars().take_while(char::is_ascii_digit).collect();
-                        if let Ok(sent) = digits.parse::<u64>() {
-                            got.push(now.saturating_sub(sent) as f64 / 1e6);
-                        }
-                    }
-                }
-                buf.drain(..start);
+                let whole = memchr::memmem::rfind(&buf, b"\n\n").map_or(0, |end| end + 2);
+                let got: Vec<f64> = memchr::memmem::find_iter(&buf[..whole], b"\"sent_ns\":")
+                    .filter_map(|at| {
+                        let digits = &buf[at + 10..];
+                        let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+                        let sent: u64 = std::str::from_utf8(&digits[..len]).ok()?.parse().ok()?;
+                        Some(now.saturating_sub(sent) as f64 / 1e6)
+                    })
+                    .collect();
+                buf.drain(..whole);
                 mine += got.len() as u64;
                 received.fetch_add(got.len() as u64, Relaxed);
                 latencies.lock().expect("latencies").extend(got);
