@@ -239,18 +239,27 @@ pub async fn export_pages<S: ActivityStore + ?Sized>(
         ExportFormat::Json => buf.push(b'['),
         ExportFormat::Ndjson => {}
     }
-    let mut page_request = PageRequest::first(MAX_PAGE_SIZE);
+    let mut request = PageRequest::first(MAX_PAGE_SIZE);
+    let mut page = store.query(filter, &request).await?;
     let mut written = 0u64;
     loop {
-        let page = store.query(filter, &page_request).await?;
-        push_page(format, &page.items, written, &mut buf)?;
-        written += page.items.len() as u64;
-        out.write_all(&buf).await?;
-        buf.clear();
-        match page.next_cursor {
-            Some(cursor) => page_request = page_request.after(cursor),
-            None => break,
-        }
+        // The next page is asked for before this one is encoded and
+        // written, so the store reads it meanwhile.
+        let next = page.next_cursor.take().map(|cursor| request.after(cursor));
+        let encode_and_write = async {
+            push_page(format, &page.items, written, &mut buf)?;
+            out.write_all(&buf).await?;
+            buf.clear();
+            Ok::<_, QueryError>(page.items.len() as u64)
+        };
+        let Some(next) = next else {
+            written += encode_and_write.await?;
+            break;
+        };
+        let (read, done) = tokio::join!(store.query(filter, &next), encode_and_write);
+        written += done?;
+        page = read?;
+        request = next;
     }
     if format == ExportFormat::Json {
         out.write_all(if written == 0 { b"]\n" } else { b"\n]\n" }).await?;
