@@ -138,3 +138,28 @@ pub(super) fn tail_request(
 pub(super) fn no_feed() -> Problem {
     Problem::new(StatusCode::SERVICE_UNAVAILABLE, "no live source is configured for this server")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_stream_gets_a_comment_and_events_pass_through() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+        let mut stream = std::pin::pin!(KeepAlive::new(chunks));
+        tx.send(Bytes::from_static(b"event: activity\n\n")).expect("sent");
+        assert_eq!(stream.next().await.expect("an item").expect("infallible"), "event: activity\n\n");
+        let started = Instant::now();
+        let comment = stream.next().await.expect("an item").expect("infallible");
+        assert_eq!((comment, started.elapsed()), (Bytes::from_static(b": keep-alive\n\n"), KEEP_ALIVE));
+        drop(tx);
+        assert!(stream.next().await.is_none(), "the stream ends with its events");
+    }
+
+    #[test]
+    fn events_ready_together_make_one_chunk() {
+        let chunk = frames(&[TailEvent::Lagged(3), TailEvent::Failed("store down".into())]);
+        assert_eq!(&chunk[..], b"event: lagged\ndata: {\"missed\":3}\n\nevent: error\ndata: store down\n\n");
+    }
+}
