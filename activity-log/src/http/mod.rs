@@ -50,6 +50,7 @@ mod problem;
 mod rate_limit;
 mod request_context;
 mod request_id;
+mod responses;
 mod routes;
 mod traceparent;
 mod viewer;

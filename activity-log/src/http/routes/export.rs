@@ -3,6 +3,7 @@
 use super::ApiState;
 use crate::http::extract::Reader;
 use crate::http::params::{self, ExportParams, FilterParams, Params};
+use crate::http::responses::{BadQuery, ReadForbidden, ReadLimited, Unauthorized};
 use crate::http::Problem;
 use crate::query::ExportFormat;
 use axum::body::Body;
@@ -31,10 +32,10 @@ const PIPE_BYTES: usize = 64 * 1024;
                 (Vec<crate::Activity> = "application/json"),
                 (String = "application/x-ndjson"),
             )),
-        (status = 400, description = "A query parameter is unknown or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Another tenant, or no read permission", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the read rate limit", body = Problem, content_type = "application/problem+json"),
+        BadQuery,
+        Unauthorized,
+        ReadForbidden,
+        ReadLimited,
     ),
     security(("bearer" = []))
 )]

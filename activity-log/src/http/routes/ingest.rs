@@ -3,6 +3,7 @@
 use super::ApiState;
 use crate::http::extract::{shape, Ingester, JsonBody};
 use crate::http::model::{IngestActivity, IngestReceipt};
+use crate::http::responses::{Unauthorized, WriteLimited};
 use crate::http::{Principal, Problem};
 use crate::{Activity, Error};
 use axum::extract::{RawQuery, State};
@@ -23,12 +24,12 @@ use std::time::Duration;
     responses(
         (status = 202, description = "Accepted and queued", body = IngestReceipt),
         (status = 400, description = "Malformed JSON, or a query parameter was given", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 403, description = "Another tenant, or no ingest permission", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body or the batch is too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An activity is invalid (the field is named)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the write rate limit", body = Problem, content_type = "application/problem+json"),
+        WriteLimited,
         (status = 503, description = "The logger is not accepting activities", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -4,6 +4,7 @@ use super::ApiState;
 use crate::http::extract::Reader;
 use crate::http::model::{ActivityPage, StatsBody};
 use crate::http::params::{self, FilterParams, PageParams, Params, StatsParams};
+use crate::http::responses::{BadQuery, ReadForbidden, ReadLimited, StoreDown, Unauthorized};
 use crate::http::Problem;
 use crate::Activity;
 use axum::extract::{Path, RawQuery, State};
@@ -17,11 +18,11 @@ use uuid::Uuid;
     params(FilterParams, PageParams),
     responses(
         (status = 200, description = "One page of activities", body = ActivityPage),
-        (status = 400, description = "A query parameter is unknown or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Another tenant, or no read permission", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the read rate limit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store is unavailable", body = Problem, content_type = "application/problem+json"),
+        BadQuery,
+        Unauthorized,
+        ReadForbidden,
+        ReadLimited,
+        StoreDown,
     ),
     security(("bearer" = []))
 )]
@@ -45,11 +46,11 @@ pub(crate) async fn list(
     responses(
         (status = 200, description = "The activity", body = Activity),
         (status = 400, description = "The id is not a UUID, or a query parameter was given", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 403, description = "No read permission", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such activity in the principal's tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the read rate limit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store is unavailable", body = Problem, content_type = "application/problem+json"),
+        ReadLimited,
+        StoreDown,
     ),
     security(("bearer" = []))
 )]
@@ -78,11 +79,11 @@ pub(crate) async fn get_one(
     params(FilterParams, StatsParams),
     responses(
         (status = 200, description = "The statistics", body = StatsBody),
-        (status = 400, description = "A query parameter is unknown or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Another tenant, or no read permission", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the read rate limit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store is unavailable", body = Problem, content_type = "application/problem+json"),
+        BadQuery,
+        Unauthorized,
+        ReadForbidden,
+        ReadLimited,
+        StoreDown,
     ),
     security(("bearer" = []))
 )]

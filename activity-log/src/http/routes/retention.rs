@@ -4,6 +4,7 @@ use super::ApiState;
 use crate::http::extract::{shape, Admin, JsonBody};
 use crate::http::model::{RetentionRequest, RetentionResult};
 use crate::http::params::Params;
+use crate::http::responses::{StoreDown, Unauthorized, WriteLimited};
 use crate::http::Problem;
 use crate::query::ActivityFilter;
 use axum::extract::{RawQuery, State};
@@ -20,13 +21,13 @@ use std::sync::Arc;
     responses(
         (status = 200, description = "What was (or would be) deleted", body = RetentionResult),
         (status = 400, description = "Malformed JSON, or a query parameter was given", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 403, description = "Not an admin, or another tenant", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid (named)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the write rate limit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The store is unavailable", body = Problem, content_type = "application/problem+json"),
+        WriteLimited,
+        StoreDown,
     ),
     security(("bearer" = []))
 )]

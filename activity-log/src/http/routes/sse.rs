@@ -5,6 +5,7 @@ use super::tail::{resume_point, tail, TailEvent};
 use super::ApiState;
 use crate::http::extract::Reader;
 use crate::http::params::{self, FilterParams, Params};
+use crate::http::responses::{BadQuery, ReadForbidden, ReadLimited, Unauthorized};
 use crate::http::Problem;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
@@ -39,10 +40,10 @@ pub(super) const WRITE_BATCH: usize = 256;
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
     responses(
         (status = 200, description = "An endless event stream: `activity`, `lagged` and `error` events", content_type = "text/event-stream"),
-        (status = 400, description = "A query parameter is unknown or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Another tenant, or no read permission", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the read rate limit", body = Problem, content_type = "application/problem+json"),
+        BadQuery,
+        Unauthorized,
+        ReadForbidden,
+        ReadLimited,
         (status = 503, description = "No live source is configured", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

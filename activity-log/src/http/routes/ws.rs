@@ -5,6 +5,7 @@ use super::tail::{tail, TailEvent};
 use super::ApiState;
 use crate::http::extract::Reader;
 use crate::http::params::FilterParams;
+use crate::http::responses::{ReadForbidden, ReadLimited, Unauthorized};
 use crate::http::Problem;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
@@ -23,9 +24,9 @@ use std::sync::Arc;
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket upgrade, or a query parameter is unknown or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Another tenant, or no read permission", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the read rate limit", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        ReadForbidden,
+        ReadLimited,
         (status = 503, description = "No live source is configured", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
