@@ -5,7 +5,9 @@
 
 use super::decode::{self, Columns};
 use super::{Backend, Dialect, RowOf, SqlStore};
-use crate::integrity::{ChainHash, ChainHead, Checkpoint, IntegrityError, Linker, StoredLink, VerifyReport, Walk};
+use crate::integrity::{
+    link_bytes, write_canonical, ChainHash, ChainHead, Checkpoint, IntegrityError, StoredLink, VerifyReport, Walk,
+};
 use crate::Activity;
 use sqlx::QueryBuilder;
 use std::collections::{BTreeMap, HashSet};
@@ -41,18 +43,57 @@ pub(crate) fn keys(batch: &[&Activity]) -> Vec<ChainKey> {
     keys.into_iter().collect()
 }
 
-/// Chain positions and hashes for every record of `batch`, in order,
-/// appended to `heads` (which must hold every key of the batch; missing
-/// ones start at their genesis). `heads` ends at the new heads.
-pub(crate) fn assign(heads: &mut BTreeMap<ChainKey, ChainHead>, batch: &[&Activity]) -> Vec<(i64, ChainHash)> {
-    let mut linker = Linker::default();
+/// The canonical bytes of every record of a batch, one after another:
+/// computed before the writer takes the batch's chain heads, so that only
+/// hashing is left to do while it holds them (writers on other
+/// connections and instances wait for those locks, and a write that takes
+/// long enough is abandoned by the logger as an outage).
+pub(crate) struct Canonical {
+    bytes: Vec<u8>,
+    /// Where each record's bytes end.
+    ends: Vec<usize>,
+}
+
+impl Canonical {
+    /// The canonical bytes of each record of `batch`, in order.
+    pub(crate) fn of(batch: &[&Activity]) -> Self {
+        let mut bytes = Vec::with_capacity(batch.len() * 512);
+        let ends = batch
+            .iter()
+            .map(|a| {
+                write_canonical(a, &mut bytes);
+                bytes.len()
+            })
+            .collect();
+        Self { bytes, ends }
+    }
+
+    /// The canonical bytes of record `i`.
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
+
+/// Chain positions and hashes for every record of `batch` (whose canonical
+/// bytes are `canonical`), in order, appended to `heads` (which must hold
+/// every key of the batch; missing ones start at their genesis). `heads`
+/// ends at the new heads.
+pub(crate) fn assign(
+    heads: &mut BTreeMap<ChainKey, ChainHead>,
+    batch: &[&Activity],
+    canonical: &Canonical,
+) -> Vec<(i64, ChainHash)> {
+    debug_assert_eq!(batch.len(), canonical.ends.len());
     batch
         .iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(i, a)| {
             let key = key_of(a.tenant.as_deref());
             let head = heads.entry(key).or_insert_with(|| ChainHead::genesis(a.tenant.as_deref()));
-            let new = linker.append(head, a);
-            (i64::try_from(new.position).unwrap_or(i64::MAX), new.hash)
+            let position = head.position + 1;
+            *head = ChainHead { position, hash: link_bytes(&head.hash, position, canonical.get(i)) };
+            (i64::try_from(position).unwrap_or(i64::MAX), head.hash)
         })
         .collect()
 }
