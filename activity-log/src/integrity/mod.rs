@@ -22,7 +22,7 @@
 //! The SQL stores implement [`ChainedStore`]: `chain_head`, `checkpoint`,
 //! `verify`; [`spawn_checkpoints`] signs on a schedule.
 
-mod canonical;
+pub(crate) mod canonical;
 mod chain;
 mod checkpoint;
 mod error;
