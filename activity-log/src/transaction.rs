@@ -77,12 +77,15 @@ pub(crate) async fn chain_one<D: crate::sql::Dialect>(
 > {
     let batch = [activity];
     let keys = chain::keys(&batch);
+    let canonical = chain::Canonical::of(&batch);
     chain::ensure_chains::<D>(conn, &keys).await?;
     let mut heads = chain::lock_heads::<D>(conn, &keys).await?;
     if !chain::existing::<D>(conn, &batch).await?.is_empty() {
         return Ok(None);
     }
-    let link = chain::assign(&mut heads, &batch).pop().ok_or_else(|| sqlx::Error::Protocol("no chain link".into()))?;
+    let link = chain::assign(&mut heads, &batch, &canonical)
+        .pop()
+        .ok_or_else(|| sqlx::Error::Protocol("no chain link".into()))?;
     Ok(Some((link, heads)))
 }
 

@@ -7,7 +7,13 @@
 //! ([`PrivatePostgres`]): stopping it disturbs no other test, and it is
 //! stopped and removed when the test ends, also on panic. Every test body
 //! runs under a timeout. Timings are printed, never asserted.
+//!
+//! The tests of outages, cut connections, killed processes and replays run
+//! twice ([`chaining_off_and_on!`]): with the stores' hash chain off and on.
+//! With chaining on, the chain must come out of every fault intact: one
+//! position per stored row, no fork, no replay counted twice.
 
+use activity_log::integrity::{ChainedStore, CheckpointSigner};
 use activity_log::postgres::PostgresSink;
 use activity_log::query::{ActivityFilter, ActivityStore, PageRequest, StatsRequest};
 use activity_log::{Activity, ActivityLogger, Durability, Sink, Stats};
@@ -29,15 +35,62 @@ async fn bounded(limit: Duration, body: impl Future<Output = ()>) {
     }
 }
 
+/// Makes each test body `$name` (an async fn taking `chaining: bool`) two
+/// tests, `$name::chaining_off` and `$name::chaining_on`, on a two-thread
+/// runtime.
+macro_rules! chaining_off_and_on {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn chaining_off() {
+                super::$name(false).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn chaining_on() {
+                super::$name(true).await
+            }
+        }
+    )*};
+}
+
+chaining_off_and_on!(
+    postgres_stopped_for_10s_mid_run_loses_nothing_and_never_blocks_the_caller,
+    writer_connections_cut_repeatedly_write_every_row_exactly_once,
+    a_process_killed_while_postgres_is_down_is_replayed_by_the_next,
+    a_record_postgres_refuses_is_quarantined_alone,
+    the_host_pool_held_exhausted_for_20s_does_not_stop_the_writer,
+    a_process_killed_during_an_outage_loses_nothing_it_spooled,
+);
+
 /// A sink on the private server whose connections (readers and writers)
-/// carry `application_name`; a write waits at most 1 s for a connection.
-async fn sink(pg: &PrivatePostgres, application_name: &str) -> PostgresSink {
+/// carry `application_name`, with the hash chain on if `chaining`; a
+/// write waits at most 1 s for a connection.
+async fn sink(pg: &PrivatePostgres, application_name: &str, chaining: bool) -> PostgresSink {
     PostgresSink::builder()
         .reader_connections(2)
         .acquire_timeout(Duration::from_secs(1))
+        .chaining(chaining)
         .connect_with(pg.options().application_name(application_name))
         .await
         .expect("PostgresSink connects and migrates")
+}
+
+/// With `chaining`: `tenant`'s chain, checked against a checkpoint of its
+/// head signed now, is intact and holds exactly the tenant's `rows` rows,
+/// one position each (no fork, no replay chained twice, none left out).
+/// Without, the rows carry no chain position.
+async fn assert_chain_intact(store: &PostgresSink, tenant: &str, rows: u64, chaining: bool) {
+    let signer = CheckpointSigner::generate().expect("a signing key");
+    let checkpoint = store.checkpoint(Some(tenant), &signer).await.expect("checkpoint");
+    let report = store.verify(Some(tenant), &checkpoint).await.expect("verify");
+    if chaining {
+        assert!(report.is_intact(), "{report}");
+        assert_eq!((checkpoint.position, report.intact), (rows, rows), "one chain position per row: {report}");
+        println!("chain: {report}");
+    } else {
+        assert_eq!((checkpoint.position, report.unchained), (0, rows), "{report}");
+    }
 }
 
 /// (rows, distinct ids, distinct target ids) in the activities table.
@@ -67,13 +120,12 @@ fn latency_summary(mut latencies: Vec<Duration>) -> String {
 /// (1) PostgreSQL stopped (as by a crash) for 10 s in the middle of a
 /// 100,000-event run logged at a steady 5,000 events/s: nothing is lost or
 /// written twice, and `log_async` stays a non-blocking call throughout.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_stopped_for_10s_mid_run_loses_nothing_and_never_blocks_the_caller() {
+async fn postgres_stopped_for_10s_mid_run_loses_nothing_and_never_blocks_the_caller(chaining: bool) {
     bounded(Duration::from_secs(150), async {
         const EVENTS: u64 = 100_000;
         const RATE_PER_S: u64 = 5_000;
         let Some(pg) = PrivatePostgres::create("outage").await else { return };
-        let store = sink(&pg, "fi-outage").await;
+        let store = sink(&pg, "fi-outage", chaining).await;
         let spool = tempfile::tempdir().expect("tempdir");
         let logger =
             ActivityLogger::builder().sink(store.clone()).spill_dir(spool.path()).build().expect("logger builds");
@@ -129,6 +181,7 @@ async fn postgres_stopped_for_10s_mid_run_loses_nothing_and_never_blocks_the_cal
         assert_eq!((s.logged, s.written, s.lost(), s.spooled, s.queued), (EVENTS, EVENTS, 0, 0, 0), "{s:?}");
         let mut admin = pg.admin().await;
         assert_eq!(row_counts(&mut admin).await, (EVENTS as i64, EVENTS as i64, EVENTS as i64));
+        assert_chain_intact(&store, "acme", EVENTS, chaining).await;
         println!(
             "outage: log_async during the 10 s outage: {}; outside it: {}",
             latency_summary(during),
@@ -150,13 +203,12 @@ async fn postgres_stopped_for_10s_mid_run_loses_nothing_and_never_blocks_the_cal
 /// after a statement committed and before its answer arrived (a batch
 /// larger than 256 rows is split across two connections, so one part may
 /// commit while the other is cut). Retries write every row exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writer_connections_cut_repeatedly_write_every_row_exactly_once() {
+async fn writer_connections_cut_repeatedly_write_every_row_exactly_once(chaining: bool) {
     bounded(Duration::from_secs(120), async {
         const EVENTS: u64 = 50_000;
         const WRITER: &str = "fi-writer";
         let Some(pg) = PrivatePostgres::create("lost_ack").await else { return };
-        let store = sink(&pg, WRITER).await;
+        let store = sink(&pg, WRITER, chaining).await;
         let spool = tempfile::tempdir().expect("tempdir");
         let logger = ActivityLogger::builder()
             .sink(store.clone())
@@ -208,6 +260,7 @@ async fn writer_connections_cut_repeatedly_write_every_row_exactly_once() {
         assert!(s.retried > 0, "cut connections were retried: {s:?}");
         let mut admin = pg.admin().await;
         assert_eq!(row_counts(&mut admin).await, (EVENTS as i64, EVENTS as i64, EVENTS as i64));
+        assert_chain_intact(&store, "acme", EVENTS, chaining).await;
         let replays = pg.server_log().matches("duplicate key value violates unique constraint").count();
         println!(
             "lost acks: {killed} backends terminated; {} retries; {replays} batches found rows already \
@@ -220,6 +273,8 @@ async fn writer_connections_cut_repeatedly_write_every_row_exactly_once() {
 
 const CHILD_DIR: &str = "ACTIVITY_LOG_FI_CHILD_DIR";
 const CHILD_URL: &str = "ACTIVITY_LOG_FI_CHILD_URL";
+/// Set (to anything) when the child's sink chains.
+const CHILD_CHAINING: &str = "ACTIVITY_LOG_FI_CHILD_CHAINING";
 /// Events the child writes while the database is up, then logs while it is down.
 const CHILD_UP_EVENTS: u64 = 2_000;
 const CHILD_DOWN_EVENTS: u64 = 3_000;
@@ -234,13 +289,20 @@ async fn child_process_logging_to_postgres_with_a_spool() {
     let store = PostgresSink::builder()
         .reader_connections(1)
         .acquire_timeout(Duration::from_millis(300))
+        .chaining(std::env::var_os(CHILD_CHAINING).is_some())
         .connect(&url)
         .await
         .expect("the child connects");
     let logger = ActivityLogger::builder()
         .sink(store)
         .spill_dir(dir.join("spool"))
-        .spill_after(Duration::from_millis(200))
+        // Short, so that the outage is noticed soon; but not shorter than a
+        // 2,000-row write takes on a busy machine in a debug build (a write
+        // unanswered for `spill_after` begins an outage even while the
+        // database is up; a chained write, one transaction on one
+        // connection, takes about twice as long as a plain one, which is
+        // split across two).
+        .spill_after(Duration::from_secs(1))
         .backoff(Duration::from_millis(20), Duration::from_millis(500))
         .build()
         .expect("logger builds");
@@ -279,15 +341,16 @@ async fn child_process_logging_to_postgres_with_a_spool() {
 /// while the database is down; the database comes back; the next logger on
 /// the same spool replays: every event the process logged before its
 /// fsynced report is in the table exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_process_killed_while_postgres_is_down_is_replayed_by_the_next() {
+async fn a_process_killed_while_postgres_is_down_is_replayed_by_the_next(chaining: bool) {
     bounded(Duration::from_secs(120), async {
         let Some(pg) = PrivatePostgres::create("killed").await else { return };
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut child = TestChild::spawn(
-            "child_process_logging_to_postgres_with_a_spool",
-            [(CHILD_DIR, dir.path().as_os_str()), (CHILD_URL, pg.url().as_ref())],
-        );
+        let url = pg.url();
+        let mut env = vec![(CHILD_DIR, dir.path().as_os_str()), (CHILD_URL, url.as_ref())];
+        if chaining {
+            env.push((CHILD_CHAINING, "on".as_ref()));
+        }
+        let mut child = TestChild::spawn("child_process_logging_to_postgres_with_a_spool", env);
         let up = child.wait_for_file(&dir.path().join("up"), Duration::from_secs(60)).await;
         assert_eq!(up, CHILD_UP_EVENTS.to_string(), "the child wrote its first events while the database was up");
 
@@ -303,7 +366,7 @@ async fn a_process_killed_while_postgres_is_down_is_replayed_by_the_next() {
         child.kill();
 
         pg.start().await;
-        let store = sink(&pg, "fi-restarted").await;
+        let store = sink(&pg, "fi-restarted", chaining).await;
         let logger = ActivityLogger::builder()
             .sink(store.clone())
             .spill_dir(dir.path().join("spool"))
@@ -324,6 +387,7 @@ async fn a_process_killed_while_postgres_is_down_is_replayed_by_the_next() {
         let stored: HashSet<u64> = stored.iter().map(|t| t.parse().expect("a call number")).collect();
         let missing: Vec<u64> = (0..reported).filter(|i| !stored.contains(i)).take(10).collect();
         assert!(missing.is_empty(), "events logged before the report are missing, e.g. {missing:?}");
+        assert_chain_intact(&store, "acme", rows as u64, chaining).await;
         println!(
             "killed process: {reported} events reported before SIGKILL, {recovered} recovered from its spool \
              ({} segment(s) torn), {rows} rows in the table, each once",
@@ -338,11 +402,10 @@ async fn a_process_killed_while_postgres_is_down_is_replayed_by_the_next() {
 /// validation): the rest of the batch is written without any transient
 /// retry, the bad record is quarantined and handed to the dead-letter
 /// hook, and the next 10,000 events are unaffected.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_record_postgres_refuses_is_quarantined_alone() {
+async fn a_record_postgres_refuses_is_quarantined_alone(chaining: bool) {
     bounded(Duration::from_secs(90), async {
         let Some(pg) = PrivatePostgres::create("poison").await else { return };
-        let store = sink(&pg, "fi-poison").await;
+        let store = sink(&pg, "fi-poison", chaining).await;
         let mut admin = pg.admin().await;
         sqlx::query("ALTER TABLE activities ADD CONSTRAINT no_poison CHECK (activity_type <> 'poison')")
             .execute(&mut admin)
@@ -391,6 +454,7 @@ async fn a_record_postgres_refuses_is_quarantined_alone() {
         assert_eq!((s.written, s.quarantined, s.failed, s.retried), (10_999, 1, 0, 0), "{s:?}");
         assert_eq!(dead.lock().expect("dead letters").len(), 1);
         assert_eq!(row_counts(&mut admin).await, (10_999, 10_999, 10_999));
+        assert_chain_intact(&store, "acme", 10_999, chaining).await;
         let poisoned: i64 = sqlx::query_scalar("SELECT count(*) FROM activities WHERE activity_type = 'poison'")
             .fetch_one(&mut admin)
             .await
@@ -547,8 +611,7 @@ async fn sqlite_with_16_writers_and_a_reader_never_reports_a_locked_database() {
 /// (6) The host application's pool is held exhausted for 20 s: the
 /// logger writes through its own pool all along, rows keep arriving, and
 /// nothing is lost.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_host_pool_held_exhausted_for_20s_does_not_stop_the_writer() {
+async fn the_host_pool_held_exhausted_for_20s_does_not_stop_the_writer(chaining: bool) {
     bounded(Duration::from_secs(120), async {
         const HOLD: Duration = Duration::from_secs(20);
         const HOST_CONNECTIONS: u32 = 4;
@@ -559,7 +622,7 @@ async fn the_host_pool_held_exhausted_for_20s_does_not_stop_the_writer() {
             .connect_with(pg.options().application_name("host-app"))
             .await
             .expect("the host's pool");
-        let store = PostgresSink::from_pool(host.clone()).await.expect("from_pool");
+        let store = PostgresSink::builder().chaining(chaining).from_pool(host.clone()).await.expect("from_pool");
         let logger = ActivityLogger::builder().sink(store.clone()).build().expect("logger builds");
         let mut held = Vec::new();
         for _ in 0..HOST_CONNECTIONS {
@@ -597,6 +660,7 @@ async fn the_host_pool_held_exhausted_for_20s_does_not_stop_the_writer() {
         );
         assert_eq!(row_counts(&mut admin).await, (logged as i64, logged as i64, logged as i64));
         assert_eq!(store.count(&ActivityFilter::new()).await.expect("reads work again"), logged);
+        assert_chain_intact(&store, "acme", logged, chaining).await;
         println!("host pool exhausted for {held_for:?}: rows seen every 2 s {samples:?}; {s:?}");
     })
     .await;
@@ -606,6 +670,8 @@ const OUTAGE_DIR: &str = "ACTIVITY_LOG_FI_OUTAGE_DIR";
 const OUTAGE_URL: &str = "ACTIVITY_LOG_FI_OUTAGE_URL";
 const OUTAGE_MODE: &str = "ACTIVITY_LOG_FI_OUTAGE_MODE";
 const OUTAGE_TENANT: &str = "ACTIVITY_LOG_FI_OUTAGE_TENANT";
+/// Set (to anything) when the child's sink chains.
+const OUTAGE_CHAINING: &str = "ACTIVITY_LOG_FI_OUTAGE_CHAINING";
 const OUTAGE_EVENTS: u64 = 10_000;
 
 /// Not a test on its own: the body of the child process that
@@ -624,7 +690,11 @@ async fn child_process_logging_during_an_outage() {
         return;
     };
     let dir = std::path::PathBuf::from(dir);
-    let store = PostgresSink::connect(&url).await.expect("the child connects");
+    let store = PostgresSink::builder()
+        .chaining(std::env::var_os(OUTAGE_CHAINING).is_some())
+        .connect(&url)
+        .await
+        .expect("the child connects");
     let durability = if mode == "write-ahead" { Durability::WriteAhead } else { Durability::MemoryFirst };
     let logger = ActivityLogger::builder()
         .sink(store)
@@ -655,19 +725,25 @@ async fn child_process_logging_during_an_outage() {
 /// returned, restarts the database and replays the child's spool. Returns
 /// how many of the 10,000 accepted activities are not in the table, and the
 /// child's last reported counters.
-async fn killed_during_an_outage(pg: &PrivatePostgres, mode: &str, kill_after: Duration) -> (u64, String) {
+async fn killed_during_an_outage(
+    pg: &PrivatePostgres,
+    mode: &str,
+    kill_after: Duration,
+    chaining: bool,
+) -> (u64, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let tenant = format!("{mode}-{}", kill_after.as_millis());
     let url = pg.url();
-    let mut child = TestChild::spawn(
-        "child_process_logging_during_an_outage",
-        [
-            (OUTAGE_DIR, dir.path().as_os_str()),
-            (OUTAGE_URL, url.as_ref()),
-            (OUTAGE_MODE, mode.as_ref()),
-            (OUTAGE_TENANT, tenant.as_ref()),
-        ],
-    );
+    let mut env = vec![
+        (OUTAGE_DIR, dir.path().as_os_str()),
+        (OUTAGE_URL, url.as_ref()),
+        (OUTAGE_MODE, mode.as_ref()),
+        (OUTAGE_TENANT, tenant.as_ref()),
+    ];
+    if chaining {
+        env.push((OUTAGE_CHAINING, "on".as_ref()));
+    }
+    let mut child = TestChild::spawn("child_process_logging_during_an_outage", env);
     child.wait_for_file(&dir.path().join("connected"), Duration::from_secs(60)).await;
     pg.stop().await;
     write_synced(&dir.path().join("stopped"), "");
@@ -677,9 +753,9 @@ async fn killed_during_an_outage(pg: &PrivatePostgres, mode: &str, kill_after: D
     child.kill();
 
     pg.start().await;
-    let store = sink(pg, "fi-after-kill").await;
+    let store = sink(pg, "fi-after-kill", chaining).await;
     let logger = ActivityLogger::builder()
-        .sink(store)
+        .sink(store.clone())
         .spill_dir(dir.path().join("spool"))
         .build()
         .expect("the next logger takes the killed one's spool");
@@ -695,6 +771,7 @@ async fn killed_during_an_outage(pg: &PrivatePostgres, mode: &str, kill_after: D
             .await
             .expect("count the child's rows");
     assert_eq!(rows, stored, "no activity is stored twice");
+    assert_chain_intact(&store, &tenant, rows as u64, chaining).await;
     (OUTAGE_EVENTS - stored as u64, last_stats)
 }
 
@@ -703,8 +780,7 @@ async fn killed_during_an_outage(pg: &PrivatePostgres, mode: &str, kill_after: D
 /// nothing, killed at any moment; memory-first loses nothing once the
 /// outage has been noticed (`spill_after`, 2 s), and, killed at once, at
 /// most what it still held in memory (the documented window).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_process_killed_during_an_outage_loses_nothing_it_spooled() {
+async fn a_process_killed_during_an_outage_loses_nothing_it_spooled(chaining: bool) {
     bounded(Duration::from_secs(240), async {
         let Some(pg) = PrivatePostgres::create("killed_outage").await else { return };
         for (mode, kill_after) in [
@@ -713,7 +789,7 @@ async fn a_process_killed_during_an_outage_loses_nothing_it_spooled() {
             ("memory-first", Duration::from_secs(3)),
             ("memory-first", Duration::ZERO),
         ] {
-            let (lost, last_stats) = killed_during_an_outage(&pg, mode, kill_after).await;
+            let (lost, last_stats) = killed_during_an_outage(&pg, mode, kill_after, chaining).await;
             println!(
                 "killed {kill_after:?} after 10,000 log_async calls returned, database down, {mode}: \
                  {lost} of 10,000 lost (child's last counters: {last_stats})"

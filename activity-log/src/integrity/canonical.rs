@@ -1,8 +1,9 @@
 //! The canonical bytes of an activity, for hashing: see [`canonical_bytes`].
 
-use crate::Activity;
+use crate::{Activity, Change};
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::io::Write as _;
 
 /// The canonical bytes of an activity: RFC 8785 (JSON Canonicalization
@@ -40,6 +41,8 @@ pub fn canonical_bytes(activity: &Activity) -> Vec<u8> {
 
 /// Appends the canonical bytes of `a` to `out`.
 pub(crate) fn write_canonical(a: &Activity, out: &mut Vec<u8>) {
+    // (The SQL stores' verification writes the same bytes straight from a
+    // row: `sql::decode::canonical`. A change here changes it too.)
     out.extend_from_slice(br#"{"activity_type":"#);
     string(out, &a.activity_type);
     out.extend_from_slice(br#","actor":"#);
@@ -55,22 +58,9 @@ pub(crate) fn write_canonical(a: &Activity, out: &mut Vec<u8>) {
             out.push(b'}');
         }
     }
-    out.extend_from_slice(br#","changes":{"#);
-    // BTreeMap order is by UTF-8 bytes; JCS wants UTF-16 code units.
-    let mut fields: Vec<_> = a.changes.iter().collect();
-    fields.sort_by(|x, y| utf16_cmp(x.0, y.0));
-    for (i, (field, change)) in fields.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        string(out, field);
-        out.extend_from_slice(br#":{"after":"#);
-        value(out, &change.after);
-        out.extend_from_slice(br#","before":"#);
-        value(out, &change.before);
-        out.push(b'}');
-    }
-    out.extend_from_slice(br#"},"description":"#);
+    out.extend_from_slice(br#","changes":"#);
+    changes(out, &a.changes);
+    out.extend_from_slice(br#","description":"#);
     opt(out, a.description.as_deref());
     out.extend_from_slice(br#","duration_us":"#);
     match a.duration {
@@ -122,12 +112,58 @@ pub(crate) fn write_canonical(a: &Activity, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-fn null(out: &mut Vec<u8>) {
+/// `{field: {"after": ..., "before": ...}}`, fields in UTF-16 order.
+pub(crate) fn changes(out: &mut Vec<u8>, changes: &BTreeMap<String, Change>) {
+    out.push(b'{');
+    // BTreeMap order is by UTF-8 bytes; JCS wants UTF-16 code units.
+    let mut fields: Vec<_> = changes.iter().collect();
+    fields.sort_by(|x, y| utf16_cmp(x.0, y.0));
+    for (i, (field, change)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, field);
+        out.extend_from_slice(br#":{"after":"#);
+        value(out, &change.after);
+        out.extend_from_slice(br#","before":"#);
+        value(out, &change.before);
+        out.push(b'}');
+    }
+    out.push(b'}');
+}
+
+pub(crate) fn null(out: &mut Vec<u8>) {
     out.extend_from_slice(b"null");
 }
 
-fn integer(out: &mut Vec<u8>, n: i64) {
-    let _ = write!(out, "{n}");
+pub(crate) fn integer(out: &mut Vec<u8>, n: i64) {
+    let mut buffer = itoa_buffer();
+    out.extend_from_slice(format_i64(&mut buffer, n));
+}
+
+/// Room for the longest `i64`.
+fn itoa_buffer() -> [u8; 20] {
+    [0; 20]
+}
+
+/// `n` in decimal, written at the end of `buffer` (no allocation, no
+/// formatting machinery: this runs for every record verified).
+fn format_i64(buffer: &mut [u8; 20], n: i64) -> &[u8] {
+    let mut at = buffer.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buffer[at] = b'-';
+    }
+    &buffer[at..]
 }
 
 pub(crate) fn opt(out: &mut Vec<u8>, s: Option<&str>) {
@@ -138,7 +174,7 @@ pub(crate) fn opt(out: &mut Vec<u8>, s: Option<&str>) {
 }
 
 /// A JSON string as ECMAScript's `JSON.stringify` writes it.
-fn string(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -174,7 +210,7 @@ fn utf16_cmp(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
+pub(crate) fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
     out.push(b'{');
     let mut entries: Vec<_> = map.iter().collect();
     entries.sort_by(|x, y| utf16_cmp(x.0, y.0));
@@ -277,6 +313,15 @@ mod tests {
             value(&mut a, &v);
             value(&mut b, &back);
             assert_eq!(a, b, "{f:e}");
+        }
+    }
+
+    #[test]
+    fn integers_are_written_in_decimal() {
+        for n in [0, 7, -7, 10, 1_234_567_890, i64::MAX, i64::MIN, 1_700_000_000_000_000] {
+            let mut out = Vec::new();
+            integer(&mut out, n);
+            assert_eq!(String::from_utf8(out).expect("utf-8"), n.to_string());
         }
     }
 

@@ -22,7 +22,7 @@
 //! The SQL stores implement [`ChainedStore`]: `chain_head`, `checkpoint`,
 //! `verify`; [`spawn_checkpoints`] signs on a schedule.
 
-mod canonical;
+pub(crate) mod canonical;
 mod chain;
 mod checkpoint;
 mod error;
@@ -37,6 +37,8 @@ pub use store::{spawn_checkpoints, ChainedStore};
 pub use verify::{BreakKind, ChainBreak, VerifyReport};
 
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(unused_imports))]
-pub(crate) use chain::Linker;
+pub(crate) use canonical::write_canonical;
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(unused_imports))]
+pub(crate) use chain::link_bytes;
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(unused_imports))]
 pub(crate) use verify::{StoredLink, Walk};

@@ -3,9 +3,8 @@
 //! hash and reports the first position where the stored log departs from
 //! the chain a checkpoint vouches for.
 
-use super::chain::Linker;
+use super::chain::link_bytes;
 use super::{ChainHash, ChainHead, Checkpoint};
-use crate::Activity;
 use std::fmt;
 use uuid::Uuid;
 
@@ -119,15 +118,17 @@ impl fmt::Display for BreakKind {
     }
 }
 
-/// One stored record, as a store read it.
+/// One stored record, as a store read it (its canonical bytes are fed
+/// beside it).
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct StoredLink {
     pub(crate) position: u64,
+    /// The stored id, if it could be read.
     pub(crate) id: Option<Uuid>,
     pub(crate) hash: Option<ChainHash>,
-    /// The record, or why it could not be decoded.
-    pub(crate) record: Result<Activity, String>,
+    /// The record's id, or why the record could not be decoded.
+    pub(crate) record: Result<Uuid, String>,
     /// A derived column that does not match the record.
     pub(crate) derived_mismatch: Option<&'static str>,
 }
@@ -139,7 +140,6 @@ pub(crate) struct Walk {
     report: VerifyReport,
     checkpoint_head: ChainHash,
     prev: ChainHead,
-    linker: Linker,
 }
 
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
@@ -163,7 +163,7 @@ impl Walk {
             report.first_break =
                 Some(ChainBreak { position: checkpoint.position, kind: BreakKind::BeforeRetentionCut, id: None });
         }
-        Self { report, checkpoint_head: checkpoint.head, prev: start, linker: Linker::default() }
+        Self { report, checkpoint_head: checkpoint.head, prev: start }
     }
 
     /// Whether a break was found (reading can stop).
@@ -175,8 +175,10 @@ impl Walk {
         self.report.first_break = Some(ChainBreak { position, kind, id });
     }
 
-    /// Checks the next record in position order; returns whether to go on.
-    pub(crate) fn feed(&mut self, link: StoredLink) -> bool {
+    /// Checks the next record in position order, whose canonical bytes are
+    /// `canonical` (ignored when the record could not be read); returns
+    /// whether to go on.
+    pub(crate) fn feed(&mut self, link: StoredLink, canonical: &[u8]) -> bool {
         if self.is_broken() {
             return false;
         }
@@ -190,15 +192,15 @@ impl Walk {
             self.broken(expected, BreakKind::Missing, None);
             return false;
         }
-        let record = match link.record {
-            Ok(record) => record,
+        let record_id = match link.record {
+            Ok(id) => id,
             Err(why) => {
                 self.broken(expected, BreakKind::Unreadable(why), link.id);
                 return false;
             }
         };
-        let hash = self.linker.link(&self.prev.hash, expected, &record);
-        if Some(hash) != link.hash || link.id != Some(record.id) {
+        let hash = link_bytes(&self.prev.hash, expected, canonical);
+        if Some(hash) != link.hash || link.id != Some(record_id) {
             self.broken(expected, BreakKind::Altered, link.id);
             return false;
         }
@@ -257,31 +259,36 @@ impl Walk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::integrity::CheckpointSigner;
+    use crate::integrity::{canonical_bytes, CheckpointSigner};
+    use crate::Activity;
 
-    fn chain(n: usize) -> (Vec<StoredLink>, Checkpoint) {
+    /// A stored record: its link and the record itself.
+    type Stored = (StoredLink, Activity);
+
+    fn chain(n: usize) -> (Vec<Stored>, Checkpoint) {
         let mut head = ChainHead::genesis(Some("t"));
-        let mut linker = Linker::default();
         let mut links = Vec::new();
         for i in 0..n {
             let a = Activity::new("x").tenant("t").meta("i", i).build().expect("valid");
-            let h = linker.append(&mut head, &a);
-            links.push(StoredLink {
+            let h = head.append(&a);
+            head = h;
+            let link = StoredLink {
                 position: h.position,
                 id: Some(a.id),
                 hash: Some(h.hash),
-                record: Ok(a),
+                record: Ok(a.id),
                 derived_mismatch: None,
-            });
+            };
+            links.push((link, a));
         }
         let cp = CheckpointSigner::from_secret([1; 32]).sign(Some("t"), head, chrono::Utc::now());
         (links, cp)
     }
 
-    fn walk(links: Vec<StoredLink>, cp: &Checkpoint) -> VerifyReport {
+    fn walk(links: Vec<Stored>, cp: &Checkpoint) -> VerifyReport {
         let mut w = Walk::new(cp, ChainHead::genesis(Some("t")));
-        for l in links {
-            if !w.feed(l) {
+        for (l, a) in links {
+            if !w.feed(l, &canonical_bytes(&a)) {
                 break;
             }
         }
@@ -299,13 +306,11 @@ mod tests {
     #[test]
     fn edits_deletions_insertions_and_truncation_are_found_where_they_are() {
         let (links, cp) = chain(10);
-        let r = walk(links.into_iter().filter(|l| l.position != 4).collect(), &cp);
+        let r = walk(links.into_iter().filter(|l| l.0.position != 4).collect(), &cp);
         assert_eq!(r.first_break.map(|b| (b.position, b.kind)), Some((4, BreakKind::Missing)));
 
         let (mut links, cp) = chain(10);
-        if let Ok(a) = &mut links[6].record {
-            a.metadata.insert("i".into(), 99.into());
-        }
+        links[6].1.metadata.insert("i".into(), 99.into());
         let r = walk(links, &cp);
         assert_eq!(r.first_break.map(|b| (b.position, b.kind)), Some((7, BreakKind::Altered)));
         assert_eq!(r.intact, 6);
@@ -315,7 +320,7 @@ mod tests {
         assert_eq!(r.first_break.map(|b| (b.position, b.kind)), Some((9, BreakKind::Missing)));
 
         let (mut links, cp) = chain(10);
-        let copy = StoredLink { record: links[2].record.clone(), ..links[2] };
+        let copy = (StoredLink { record: links[2].0.record.clone(), ..links[2].0 }, links[2].1.clone());
         links.insert(3, copy);
         let r = walk(links, &cp);
         assert_eq!(r.first_break.map(|b| (b.position, b.kind)), Some((3, BreakKind::Duplicate)));

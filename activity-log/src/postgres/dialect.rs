@@ -98,6 +98,12 @@ impl Dialect for PgDialect {
          changes::text AS changes, COALESCE(ip_text, host(ip)) AS ip, user_agent, request_id, trace_id, \
          duration_us, tags::text AS tags";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    // A chain is read in position order: down its index, so that rows
+    // stream while they are hashed (a bitmap scan and a sort, which the
+    // planner prefers for a whole tenant, send nothing until all are read;
+    // parallel workers only compete with the hashing for the cores).
+    const VERIFY_SETTINGS: &'static str = "SET LOCAL max_parallel_workers_per_gather = 0; \
+         SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off";
     // Unnamed statements: planned with the actual values every time.
     const PERSISTENT_READS: bool = false;
 

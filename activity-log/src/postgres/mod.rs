@@ -341,10 +341,14 @@ impl PostgresSink {
 
     /// One part of a chained write: the part's chain heads locked
     /// (`FOR UPDATE`) in the write transaction, positions assigned as if
-    /// every record were new; if one was already stored (a replay), the
+    /// every record were new, the rows inserted and the heads advanced in
+    /// one statement; if one was already stored (a replay), the
     /// transaction is rolled back and the new records alone are chained.
     async fn write_chained_part(&self, part: Vec<&Activity>) -> Result<u64, sqlx::Error> {
         let keys = chain::keys(&part);
+        // Everything but the hashing is done before the heads are locked.
+        let mut canonical = chain::Canonical::of(&part);
+        let mut columns = write::Columns::new(part.iter().copied());
         let mut conn = self.inner.writer.acquire().await?;
         let unknown = {
             let known = self.inner.known_chains.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -362,12 +366,12 @@ impl PostgresSink {
             if attempt > 0 {
                 let stored = chain::existing::<PgDialect>(&mut tx, &records).await?;
                 records.retain(|a| !stored.contains(&a.id));
+                canonical = chain::Canonical::of(&records);
+                columns = write::Columns::new(records.iter().copied());
             }
-            let links = chain::assign(&mut heads, &records);
-            let columns = write::Columns::new(records.iter().copied()).with_chain(links);
-            match columns.insert_in(&mut tx).await {
+            columns.set_chain(chain::assign(&mut heads, &records, &canonical));
+            match columns.insert_chained_in(&mut tx, &heads).await {
                 Ok(written) => {
-                    chain::store_heads::<PgDialect>(&mut tx, &heads).await?;
                     tx.commit().await?;
                     return Ok(written);
                 }

@@ -1,17 +1,15 @@
 //! The hash chain in the SQL stores: assigning positions to a batch
 //! (inside the store's write transaction, after the store locked the
-//! batch's chain heads), and verification, written once for every
-//! dialect. See [`crate::integrity`].
+//! batch's chain heads) and retention's cuts, written once for every
+//! dialect ([`verify`](super::verify) walks the chains). See
+//! [`crate::integrity`].
 
-use super::decode::{self, Columns};
+use super::decode;
 use super::{Backend, Dialect, RowOf, SqlStore};
-use crate::integrity::{ChainHash, ChainHead, Checkpoint, IntegrityError, Linker, StoredLink, VerifyReport, Walk};
+use crate::integrity::{link_bytes, write_canonical, ChainHash, ChainHead};
 use crate::Activity;
 use sqlx::QueryBuilder;
 use std::collections::{BTreeMap, HashSet};
-
-/// Chain positions read per verification query.
-const VERIFY_PAGE: i64 = 10_000;
 
 /// A chain's key: whether it is a tenant's, and the tenant (`""` for the
 /// chain of activities without one).
@@ -41,24 +39,63 @@ pub(crate) fn keys(batch: &[&Activity]) -> Vec<ChainKey> {
     keys.into_iter().collect()
 }
 
-/// Chain positions and hashes for every record of `batch`, in order,
-/// appended to `heads` (which must hold every key of the batch; missing
-/// ones start at their genesis). `heads` ends at the new heads.
-pub(crate) fn assign(heads: &mut BTreeMap<ChainKey, ChainHead>, batch: &[&Activity]) -> Vec<(i64, ChainHash)> {
-    let mut linker = Linker::default();
+/// The canonical bytes of every record of a batch, one after another:
+/// computed before the writer takes the batch's chain heads, so that only
+/// hashing is left to do while it holds them (writers on other
+/// connections and instances wait for those locks, and a write that takes
+/// long enough is abandoned by the logger as an outage).
+pub(crate) struct Canonical {
+    bytes: Vec<u8>,
+    /// Where each record's bytes end.
+    ends: Vec<usize>,
+}
+
+impl Canonical {
+    /// The canonical bytes of each record of `batch`, in order.
+    pub(crate) fn of(batch: &[&Activity]) -> Self {
+        let mut bytes = Vec::with_capacity(batch.len() * 512);
+        let ends = batch
+            .iter()
+            .map(|a| {
+                write_canonical(a, &mut bytes);
+                bytes.len()
+            })
+            .collect();
+        Self { bytes, ends }
+    }
+
+    /// The canonical bytes of record `i`.
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
+
+/// Chain positions and hashes for every record of `batch` (whose canonical
+/// bytes are `canonical`), in order, appended to `heads` (which must hold
+/// every key of the batch; missing ones start at their genesis). `heads`
+/// ends at the new heads.
+pub(crate) fn assign(
+    heads: &mut BTreeMap<ChainKey, ChainHead>,
+    batch: &[&Activity],
+    canonical: &Canonical,
+) -> Vec<(i64, ChainHash)> {
+    debug_assert_eq!(batch.len(), canonical.ends.len());
     batch
         .iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(i, a)| {
             let key = key_of(a.tenant.as_deref());
             let head = heads.entry(key).or_insert_with(|| ChainHead::genesis(a.tenant.as_deref()));
-            let new = linker.append(head, a);
-            (i64::try_from(new.position).unwrap_or(i64::MAX), new.hash)
+            let position = head.position + 1;
+            *head = ChainHead { position, hash: link_bytes(&head.hash, position, canonical.get(i)) };
+            (i64::try_from(position).unwrap_or(i64::MAX), head.hash)
         })
         .collect()
 }
 
 /// ` WHERE tenanted = ... AND tenant = ...` for the chain table.
-fn push_key<'a, D: Dialect>(qb: &mut QueryBuilder<'a, D::Db>, tenant: Option<&'a str>) {
+pub(crate) fn push_key<'a, D: Dialect>(qb: &mut QueryBuilder<'a, D::Db>, tenant: Option<&'a str>) {
     match tenant {
         Some(t) => {
             qb.push(" WHERE tenanted = TRUE AND tenant = ");
@@ -71,7 +108,7 @@ fn push_key<'a, D: Dialect>(qb: &mut QueryBuilder<'a, D::Db>, tenant: Option<&'a
 }
 
 /// ` AND tenant = ...` (or `IS NULL`) for the activities table.
-fn push_tenant<'a, D: Dialect>(qb: &mut QueryBuilder<'a, D::Db>, tenant: Option<&'a str>) {
+pub(crate) fn push_tenant<'a, D: Dialect>(qb: &mut QueryBuilder<'a, D::Db>, tenant: Option<&'a str>) {
     match tenant {
         Some(t) => {
             qb.push(" AND tenant = ");
@@ -106,97 +143,6 @@ pub(crate) async fn head_and_cut<S: SqlStore>(
     let head = head_from::<S::Dialect>(row, 0, 1)?.unwrap_or(genesis);
     let cut = head_from::<S::Dialect>(row, 2, 3)?.unwrap_or(genesis);
     Ok((head, cut))
-}
-
-/// Verifies `tenant`'s stored chain against `checkpoint` (whose signature
-/// must verify): reads the chain in position order from the retention
-/// cut, a page at a time.
-pub(crate) async fn verify<S: SqlStore>(
-    store: &S,
-    tenant: Option<&str>,
-    checkpoint: &Checkpoint,
-) -> Result<VerifyReport, IntegrityError> {
-    checkpoint.check_signature(None)?;
-    if checkpoint.tenant.as_deref() != tenant {
-        return Err(IntegrityError::Malformed("the checkpoint is for another tenant's chain".into()));
-    }
-    let q = super::error::query_error::<S::Dialect>;
-    let (_, cut) = head_and_cut(store, tenant).await.map_err(q)?;
-    let mut walk = Walk::new(checkpoint, cut);
-    let mut conn = store.readers().acquire().await.map_err(q)?;
-    // The highest position stored (a forged or moved record may lie past
-    // the head): windows of positions are read up to it.
-    let mut qb = QueryBuilder::new("SELECT MAX(chain_seq) AS p FROM activities WHERE chain_seq IS NOT NULL");
-    push_tenant::<S::Dialect>(&mut qb, tenant);
-    let rows = S::Dialect::fetch_all(&mut conn, qb, false).await.map_err(q)?;
-    let last = match rows.first() {
-        Some(row) => <S::Dialect as Dialect>::Db::int(row, "p").map_err(q)?.unwrap_or(0),
-        None => 0,
-    };
-    // Windows of positions (not LIMIT pages): an index range each, and a
-    // position held twice comes back twice, in one window.
-    let mut after = i64::try_from(cut.position).unwrap_or(i64::MAX);
-    let last = last.max(max_expired::<S::Dialect>(&mut conn, tenant).await.map_err(q)?);
-    'windows: while !walk.is_broken() && after < last {
-        let mut qb = QueryBuilder::new("SELECT chain_seq, chain_hash, description_folded, ");
-        qb.push(S::Dialect::COLUMNS).push(" FROM activities WHERE chain_seq > ");
-        <S::Dialect as Dialect>::Db::bind_int(&mut qb, after);
-        qb.push(" AND chain_seq <= ");
-        <S::Dialect as Dialect>::Db::bind_int(&mut qb, after.saturating_add(VERIFY_PAGE));
-        push_tenant::<S::Dialect>(&mut qb, tenant);
-        qb.push(" ORDER BY chain_seq, id");
-        let expired =
-            expired_in::<S::Dialect>(&mut conn, tenant, after, after.saturating_add(VERIFY_PAGE)).await.map_err(q)?;
-        after = after.saturating_add(VERIFY_PAGE);
-        let rows = S::Dialect::fetch_all(&mut conn, qb, true).await.map_err(q)?;
-        let mut expired = expired.into_iter().peekable();
-        let columns = match rows.first() {
-            Some(first) => Some(Columns::of::<S::Dialect>(first).map_err(q)?),
-            None => None,
-        };
-        for row in &rows {
-            let link = stored_link::<S::Dialect>(row, columns.as_ref().ok_or_else(|| q(decode::corrupt("row")))?);
-            while let Some((p, hash)) = expired.next_if(|(p, _)| *p < link.position as i64) {
-                if !walk.step_over(u64::try_from(p).unwrap_or(0), hash) {
-                    break 'windows;
-                }
-            }
-            if !walk.feed(link) {
-                break 'windows;
-            }
-        }
-        for (p, hash) in expired {
-            if !walk.step_over(u64::try_from(p).unwrap_or(0), hash) {
-                break 'windows;
-            }
-        }
-    }
-    let mut qb = QueryBuilder::new("SELECT COUNT(*) AS n FROM activities WHERE chain_seq IS NULL");
-    push_tenant::<S::Dialect>(&mut qb, tenant);
-    let rows = S::Dialect::fetch_all(&mut conn, qb, false).await.map_err(q)?;
-    let unchained = match rows.first() {
-        Some(row) => <S::Dialect as Dialect>::Db::int(row, "n").map_err(q)?.unwrap_or(0),
-        None => 0,
-    };
-    Ok(walk.finish(u64::try_from(unchained).unwrap_or(0)))
-}
-
-/// One row of a verification page: position, stored hash, the record
-/// (or why it could not be read), and whether the search column matches.
-fn stored_link<D: Dialect>(row: &RowOf<D>, columns: &Columns) -> StoredLink {
-    let position = D::Db::int_at(row, 0).ok().flatten().and_then(|p| u64::try_from(p).ok()).unwrap_or(0);
-    let hash = D::Db::bytes_at(row, 1).ok().flatten().and_then(|h| ChainHash::from_slice(&h));
-    let record = decode::activity::<D>(row, columns).map_err(|e| e.to_string());
-    let id = match &record {
-        Ok(a) => Some(a.id),
-        Err(_) => D::id(row, 3).ok(),
-    };
-    let folded = D::Db::text_at(row, 2).ok().flatten();
-    let derived_mismatch = match &record {
-        Ok(a) if a.description.as_deref().map(str::to_lowercase) != folded => Some("description_folded"),
-        _ => None,
-    };
-    StoredLink { position, id, hash, record, derived_mismatch }
 }
 
 /// `(TRUE, tenant)` or `(FALSE, '')` as the chain table's key values.
@@ -379,7 +325,7 @@ macro_rules! impl_chained_store {
                 // on the next one, as reads are.
                 let mut attempts = $crate::sql::SqlStore::readers(self).options().get_max_connections() + 1;
                 loop {
-                    match $crate::sql::chain::verify(self, tenant, checkpoint).await {
+                    match $crate::sql::verify::verify(self, tenant, checkpoint).await {
                         Err($crate::integrity::IntegrityError::Store(e)) if attempts > 1 && e.is_transient() => {
                             attempts -= 1
                         }
@@ -480,36 +426,4 @@ pub(crate) async fn set_cuts<S: SqlStore>(store: &S, tenant: Option<&str>) -> Re
         tx.commit().await?;
     }
     Ok(())
-}
-
-/// The records retention removed past the cut, in positions `(from, to]`.
-async fn expired_in<D: Dialect>(
-    conn: &mut super::ConnectionOf<D>,
-    tenant: Option<&str>,
-    from: i64,
-    to: i64,
-) -> Result<Vec<(i64, Option<ChainHash>)>, sqlx::Error> {
-    let mut qb = QueryBuilder::new("SELECT position, hash FROM activity_chain_expired");
-    push_key::<D>(&mut qb, tenant);
-    qb.push(" AND position > ");
-    D::Db::bind_int(&mut qb, from);
-    qb.push(" AND position <= ");
-    D::Db::bind_int(&mut qb, to);
-    qb.push(" ORDER BY position");
-    let rows = D::fetch_all(conn, qb, false).await?;
-    rows.iter()
-        .map(|r| {
-            let p = D::Db::int_at(r, 0)?.unwrap_or(0);
-            let h = D::Db::bytes_at(r, 1)?.and_then(|h| ChainHash::from_slice(&h));
-            Ok((p, h))
-        })
-        .collect()
-}
-
-/// The highest position noted as expired past the cut (0 if none).
-async fn max_expired<D: Dialect>(conn: &mut super::ConnectionOf<D>, tenant: Option<&str>) -> Result<i64, sqlx::Error> {
-    let mut qb = QueryBuilder::new("SELECT MAX(position) AS p FROM activity_chain_expired");
-    push_key::<D>(&mut qb, tenant);
-    let rows = D::fetch_all(conn, qb, false).await?;
-    Ok(rows.first().map(|r| D::Db::int(r, "p")).transpose()?.flatten().unwrap_or(0))
 }

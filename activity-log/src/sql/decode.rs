@@ -141,3 +141,139 @@ pub(crate) fn activity<D: Dialect>(row: &RowOf<D>, columns: &Columns) -> Result<
         tags,
     })
 }
+
+/// Writes into `out` the [canonical bytes](crate::integrity::canonical_bytes)
+/// of the record in `row` (selected with [`Dialect::COLUMNS`], positions
+/// `columns`) straight from its columns, borrowed from the row: no
+/// [`Activity`] is built, and the metadata is the only JSON parsed
+/// (verification does this for every record). Returns the record's id;
+/// `None` when the row holds anything [`activity`] might refuse or read
+/// differently (`out` then holds garbage): the caller decodes the row in
+/// full instead, for the same bytes or the exact error.
+pub(crate) fn canonical<D: Dialect>(row: &RowOf<D>, columns: &Columns, out: &mut Vec<u8>) -> Option<uuid::Uuid> {
+    use crate::integrity::canonical::{integer, null, object, opt, string};
+    let s = |column: usize| D::Db::str_at(row, columns.at(column)).ok();
+    let required = |column: usize| s(column).flatten();
+    out.extend_from_slice(br#"{"activity_type":"#);
+    string(out, required(ACTIVITY_TYPE)?);
+    out.extend_from_slice(br#","actor":"#);
+    match s(ACTOR_KIND)? {
+        None => null(out),
+        Some(kind) => {
+            let kind = ActorKind::parse(kind)?;
+            out.extend_from_slice(br#"{"id":"#);
+            opt(out, s(ACTOR_ID)?);
+            out.extend_from_slice(br#","kind":"#);
+            string(out, kind.as_str());
+            out.extend_from_slice(br#","name":"#);
+            opt(out, s(ACTOR_NAME)?);
+            out.push(b'}');
+        }
+    }
+    out.extend_from_slice(br#","changes":"#);
+    match s(CHANGES)? {
+        None => out.extend_from_slice(b"{}"),
+        Some(text) => {
+            let changes: BTreeMap<String, Change> = serde_json::from_str(text).ok()?;
+            crate::integrity::canonical::changes(out, &changes);
+        }
+    }
+    out.extend_from_slice(br#","description":"#);
+    opt(out, s(DESCRIPTION)?);
+    out.extend_from_slice(br#","duration_us":"#);
+    match D::Db::int_at(row, columns.at(DURATION_US)).ok()? {
+        None => null(out),
+        // As `activity` reads it: a negative duration is zero.
+        Some(us) => integer(out, us.max(0)),
+    }
+    out.extend_from_slice(br#","error":"#);
+    opt(out, s(ERROR)?);
+    let id = D::id(row, columns.at(ID)).ok()?;
+    out.extend_from_slice(br#","id":""#);
+    out.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
+    out.extend_from_slice(br#"","ip":"#);
+    opt(out, s(IP)?);
+    out.extend_from_slice(br#","metadata":"#);
+    match s(METADATA)? {
+        None => out.extend_from_slice(b"{}"),
+        Some(text) => {
+            let metadata: Map<String, Value> = serde_json::from_str(text).ok()?;
+            object(out, &metadata);
+        }
+    }
+    out.extend_from_slice(br#","occurred_at":"#);
+    integer(out, D::time(row, columns.at(OCCURRED_AT), NAMES[OCCURRED_AT]).ok()?.timestamp_micros());
+    out.extend_from_slice(br#","outcome":"#);
+    string(out, Outcome::parse(required(OUTCOME)?)?.as_str());
+    out.extend_from_slice(br#","request_id":"#);
+    opt(out, s(REQUEST_ID)?);
+    out.extend_from_slice(br#","severity":"#);
+    string(out, Severity::parse(required(SEVERITY)?)?.as_str());
+    out.extend_from_slice(br#","tags":["#);
+    if let Some(text) = s(TAGS)? {
+        let tags: Vec<String> = serde_json::from_str(text).ok()?;
+        for (i, tag) in tags.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, tag);
+        }
+    }
+    out.extend_from_slice(br#"],"target":"#);
+    match s(TARGET_KIND)? {
+        None => null(out),
+        Some(kind) => {
+            out.extend_from_slice(br#"{"id":"#);
+            opt(out, s(TARGET_ID)?);
+            out.extend_from_slice(br#","kind":"#);
+            string(out, kind);
+            out.extend_from_slice(br#","name":"#);
+            opt(out, s(TARGET_NAME)?);
+            out.push(b'}');
+        }
+    }
+    out.extend_from_slice(br#","tenant":"#);
+    opt(out, s(TENANT)?);
+    out.extend_from_slice(br#","trace_id":"#);
+    opt(out, s(TRACE_ID)?);
+    out.extend_from_slice(br#","user_agent":"#);
+    opt(out, s(USER_AGENT)?);
+    out.push(b'}');
+    Some(id)
+}
+
+/// Whether `folded` is `description` lower-cased (as the writers store
+/// it), without allocating for ASCII text.
+pub(crate) fn folded_matches(description: Option<&str>, folded: Option<&str>) -> bool {
+    match (description, folded) {
+        (None, None) => true,
+        (Some(d), Some(f)) if d.is_ascii() => {
+            d.len() == f.len() && d.bytes().zip(f.bytes()).all(|(a, b)| a.to_ascii_lowercase() == b)
+        }
+        (Some(d), Some(f)) => d.to_lowercase() == f,
+        _ => false,
+    }
+}
+
+/// The description column of `row`, borrowed (`None` also when it cannot
+/// be read: the full decode then reports the row unreadable).
+pub(crate) fn description<'r, D: Dialect>(row: &'r RowOf<D>, columns: &Columns) -> Option<&'r str> {
+    D::Db::str_at(row, columns.at(DESCRIPTION)).ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folded_matches;
+
+    #[test]
+    fn the_search_column_matches_the_lower_cased_description() {
+        assert!(folded_matches(None, None));
+        assert!(folded_matches(Some("Inbound Call"), Some("inbound call")));
+        assert!(!folded_matches(Some("Inbound Call"), Some("Inbound call")));
+        assert!(!folded_matches(Some("Inbound"), Some("inbound ")));
+        assert!(!folded_matches(Some("x"), None));
+        assert!(!folded_matches(None, Some("x")));
+        assert!(folded_matches(Some("ÉCOLE Straße"), Some("école straße")));
+        assert!(!folded_matches(Some("ÉCOLE"), Some("École")));
+    }
+}

@@ -22,6 +22,7 @@ pub(crate) mod migrate;
 pub(crate) mod query;
 pub(crate) mod retention;
 pub(crate) mod stats;
+pub(crate) mod verify;
 pub(crate) mod write;
 
 use crate::query::MetadataValue;
@@ -59,10 +60,14 @@ pub(crate) trait Backend: Database {
     fn position(row: &Self::Row, column: &str) -> Result<usize, sqlx::Error>;
     /// The nullable text column at `position`.
     fn text_at(row: &Self::Row, position: usize) -> Result<Option<String>, sqlx::Error>;
+    /// The nullable text column at `position`, borrowed from the row.
+    fn str_at(row: &Self::Row, position: usize) -> Result<Option<&str>, sqlx::Error>;
     /// The nullable integer column at `position`.
     fn int_at(row: &Self::Row, position: usize) -> Result<Option<i64>, sqlx::Error>;
     /// The nullable bytes column at `position`.
     fn bytes_at(row: &Self::Row, position: usize) -> Result<Option<Vec<u8>>, sqlx::Error>;
+    /// The nullable bytes column at `position`, borrowed from the row.
+    fn slice_at(row: &Self::Row, position: usize) -> Result<Option<&[u8]>, sqlx::Error>;
 }
 
 impl<DB> Backend for DB
@@ -74,8 +79,10 @@ where
     for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<&'r str>: Decode<'r, DB> + Type<DB>,
     for<'r> Option<i64>: Decode<'r, DB> + Type<DB>,
     for<'r> Option<Vec<u8>>: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<&'r [u8]>: Decode<'r, DB> + Type<DB>,
     for<'c> &'c str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
@@ -111,11 +118,19 @@ where
         row.try_get(position)
     }
 
+    fn str_at(row: &Self::Row, position: usize) -> Result<Option<&str>, sqlx::Error> {
+        row.try_get(position)
+    }
+
     fn int_at(row: &Self::Row, position: usize) -> Result<Option<i64>, sqlx::Error> {
         row.try_get(position)
     }
 
     fn bytes_at(row: &Self::Row, position: usize) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        row.try_get(position)
+    }
+
+    fn slice_at(row: &Self::Row, position: usize) -> Result<Option<&[u8]>, sqlx::Error> {
         row.try_get(position)
     }
 }
@@ -143,6 +158,24 @@ macro_rules! impl_execute {
             persistent: bool,
         ) -> $crate::sql::BoxFuture<'c, Result<Vec<$crate::sql::RowOf<Self>>, sqlx::Error>> {
             Box::pin(async move { qb.build().persistent(persistent).fetch_all(conn).await })
+        }
+
+        fn for_each_row<'c, 'q: 'c>(
+            conn: &'c mut $crate::sql::ConnectionOf<Self>,
+            mut qb: sqlx::QueryBuilder<'q, Self::Db>,
+            persistent: bool,
+            each: &'c mut (dyn FnMut(&$crate::sql::RowOf<Self>) -> bool + Send),
+        ) -> $crate::sql::BoxFuture<'c, Result<(), sqlx::Error>> {
+            Box::pin(async move {
+                use futures_util::TryStreamExt as _;
+                let mut rows = qb.build().persistent(persistent).fetch(conn);
+                while let Some(row) = rows.try_next().await? {
+                    if !each(&row) {
+                        break;
+                    }
+                }
+                Ok(())
+            })
         }
 
         fn execute<'c, 'q: 'c>(
@@ -179,6 +212,9 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     const COLUMNS: &'static str;
     /// Starts a read transaction in which every statement sees one snapshot.
     const BEGIN_SNAPSHOT: &'static str;
+    /// Run in verification's snapshot transaction before it reads a chain
+    /// (empty: nothing): settings for the duration of the transaction.
+    const VERIFY_SETTINGS: &'static str = "";
     /// Whether reads keep prepared statements by default (SQLite: yes,
     /// preparing is the cost; PostgreSQL: only on connections that plan
     /// every execution with its actual values, see
@@ -237,6 +273,15 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         qb: QueryBuilder<'q, Self::Db>,
         persistent: bool,
     ) -> BoxFuture<'c, Result<Vec<RowOf<Self>>, sqlx::Error>>;
+    /// Runs the statement built in `qb` and hands each row to `each` as
+    /// it arrives (no more once `each` returns `false`): the caller works
+    /// while the database sends the rest.
+    fn for_each_row<'c, 'q: 'c>(
+        conn: &'c mut ConnectionOf<Self>,
+        qb: QueryBuilder<'q, Self::Db>,
+        persistent: bool,
+        each: &'c mut (dyn FnMut(&RowOf<Self>) -> bool + Send),
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
     /// Runs the statement built in `qb`; returns how many rows it changed.
     fn execute<'c, 'q: 'c>(
         conn: &'c mut ConnectionOf<Self>,

@@ -187,15 +187,20 @@ pub(crate) async fn write_batch<D: Dialect>(
 async fn write_chained<D: Dialect>(pool: &Pool<D::Db>, batch: &[Activity]) -> Result<u64, sqlx::Error> {
     let batch = chain::distinct(batch);
     let keys = chain::keys(&batch);
+    // Everything but the hashing is done before the write lock is taken.
+    let canonical = chain::Canonical::of(&batch);
+    let rows: Vec<Row<'_>> = batch.iter().map(|a| Row::new(a)).collect();
     let mut tx = pool.begin_with(D::BEGIN_WRITE).await?;
     chain::ensure_chains::<D>(&mut tx, &keys).await?;
     let heads = chain::lock_heads::<D>(&mut tx, &keys).await?;
-    let (written, heads) = match insert_chained::<D>(&mut tx, &batch, heads.clone(), true).await? {
+    let (written, heads) = match insert_chained::<D>(&mut tx, &batch, &canonical, rows, heads.clone(), true).await? {
         Some(done) => done,
         None => {
             let stored = chain::existing::<D>(&mut tx, &batch).await?;
             let fresh: Vec<&Activity> = batch.iter().copied().filter(|a| !stored.contains(&a.id)).collect();
-            insert_chained::<D>(&mut tx, &fresh, heads, false)
+            let canonical = chain::Canonical::of(&fresh);
+            let rows = fresh.iter().map(|a| Row::new(a)).collect();
+            insert_chained::<D>(&mut tx, &fresh, &canonical, rows, heads, false)
                 .await?
                 .ok_or_else(|| sqlx::Error::Protocol("a chained insert skipped a row twice".into()))?
         }
@@ -205,18 +210,22 @@ async fn write_chained<D: Dialect>(pool: &Pool<D::Db>, batch: &[Activity]) -> Re
     Ok(written)
 }
 
-/// Inserts `batch` chained onto `heads`; `None` (the insert undone) when
-/// some row already existed and `optimistic`, else how many rows were
-/// written and the new heads.
-async fn insert_chained<D: Dialect>(
+/// Inserts `batch` (whose canonical bytes are `canonical` and rows
+/// `rows`) chained onto `heads`; `None` (the insert undone) when some row
+/// already existed and `optimistic`, else how many rows were written and
+/// the new heads.
+async fn insert_chained<'a, D: Dialect>(
     conn: &mut ConnectionOf<D>,
     batch: &[&Activity],
+    canonical: &chain::Canonical,
+    mut rows: Vec<Row<'a>>,
     mut heads: BTreeMap<chain::ChainKey, ChainHead>,
     optimistic: bool,
 ) -> Result<Option<(u64, BTreeMap<chain::ChainKey, ChainHead>)>, sqlx::Error> {
-    let links = chain::assign(&mut heads, batch);
-    let rows: Vec<Row<'_>> =
-        batch.iter().zip(links).map(|(a, link)| Row { chain: Some(link), ..Row::new(a) }).collect();
+    let links = chain::assign(&mut heads, batch, canonical);
+    for (row, link) in rows.iter_mut().zip(links) {
+        row.chain = Some(link);
+    }
     if optimistic {
         D::script(conn, "SAVEPOINT activity_log_chain").await?;
     }
