@@ -3,97 +3,37 @@
 //! dropped, as the file's owner can) are each found, at the position
 //! they were made.
 
-use activity_log::integrity::{ChainHead, ChainedStore, Checkpoint, CheckpointSigner};
+use activity_log::integrity::ChainHead;
 use activity_log::sqlite::SqliteSink;
-use activity_log::{Activity, ActivityLogger, Sink};
-use activity_log_tests::tamper::{record, Tamper};
+use activity_log::Activity;
+use activity_log_tests::tamper::{self, tenant, Tamper};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor, Row, SqliteConnection};
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-const TENANTS: usize = 1_000;
-const PER_TENANT: usize = 20;
-
-fn tenant(i: usize) -> String {
-    format!("tenant-{i:04}")
-}
-
-/// Writes the log through the logger, each record twice (the second time a
-/// replay of the same ids, directly into the sink), from two sinks on the
-/// same file at once.
-async fn write_log(url: &str) -> SqliteSink {
-    let store = SqliteSink::connect(url).await.expect("connect").with_chaining(true);
-    let other = SqliteSink::connect(url).await.expect("second writer").with_chaining(true);
-    let logger = ActivityLogger::builder().sink(store.clone()).batch_size(2_000).build().expect("logger");
-    let records: Vec<Activity> =
-        (0..PER_TENANT).flat_map(|i| (0..TENANTS).map(move |t| record(&tenant(t), i))).collect();
-    let (mine, theirs) = records.split_at(records.len() / 2);
-    let replay = async {
-        for chunk in theirs.chunks(1_500) {
-            other.write_batch(chunk).await.expect("second writer's batch");
-        }
-        // Idempotent replays: the same records again, and some of the
-        // first writer's too.
-        for chunk in records.chunks(3_000) {
-            other.write_batch(chunk).await.expect("replayed batch");
-        }
-    };
-    let log = async {
-        for a in mine {
-            logger.log_async(a.clone());
-        }
-        logger.flush().await.expect("flush");
-    };
-    tokio::join!(replay, log);
-    logger.shutdown(Duration::from_secs(10)).await;
-    other.close().await;
-    store
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_log_verifies_and_every_tampering_is_found_where_it_was_made() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("chain.db");
     let url = format!("sqlite://{}", path.display());
-    let store = write_log(&url).await;
-    let signer = CheckpointSigner::generate().expect("key");
-
-    let mut checkpoints = BTreeMap::new();
-    for t in 0..TENANTS {
-        let c = store.checkpoint(Some(&tenant(t)), &signer).await.expect("checkpoint");
-        assert_eq!(c.position, PER_TENANT as u64, "replays did not advance the chain");
-        let c = Checkpoint::from_json(&c.to_json()).expect("exported checkpoint reads back");
-        checkpoints.insert(t, c);
-    }
-    for (t, c) in &checkpoints {
-        let report = store.verify(Some(&tenant(*t)), c).await.expect("verify");
-        assert!(report.is_intact(), "false alarm: {report}");
-        assert_eq!(report.intact, PER_TENANT as u64);
-    }
+    // Two sinks on the same file at once.
+    let store = SqliteSink::connect(&url).await.expect("connect").with_chaining(true);
+    let other = SqliteSink::connect(&url).await.expect("second writer").with_chaining(true);
+    tamper::write_log(store.clone(), other.clone()).await;
+    other.close().await;
+    let checkpoints = tamper::checkpoints_of_a_clean_log(&store).await;
 
     // Tamper, as the file's owner, with the append-only triggers dropped.
     let mut raw = SqliteConnectOptions::new().filename(&path).connect().await.expect("raw connection");
     for trigger in ["activities_refuse_update", "activities_refuse_delete", "activities_refuse_replace"] {
         raw.execute(format!("DROP TRIGGER {trigger}").as_str()).await.expect("drop trigger");
     }
-    let mut rng = fastrand::Rng::with_seed(13);
-    let mut plan = BTreeMap::new();
-    for t in 0..TENANTS {
-        let tamper = Tamper::random(&mut rng, PER_TENANT as u64);
-        apply(&mut raw, &tenant(t), tamper).await;
-        plan.insert(t, tamper);
+    let plan = tamper::plan();
+    for (t, tamper) in &plan {
+        apply(&mut raw, &tenant(*t), *tamper).await;
     }
     raw.close().await.expect("close");
 
-    let mut detected = 0;
-    for (t, tamper) in &plan {
-        let report = store.verify(Some(&tenant(*t)), &checkpoints[t]).await.expect("verify");
-        let found = report.first_break.as_ref().map(|b| b.position);
-        assert_eq!(found, Some(tamper.expected()), "{tamper:?}: {report}");
-        detected += 1;
-    }
-    assert_eq!(detected, TENANTS);
+    tamper::assert_every_tampering_found(&store, &checkpoints, &plan).await;
     store.close().await;
 }
 
