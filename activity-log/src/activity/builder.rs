@@ -208,8 +208,7 @@ impl ActivityBuilder {
     /// # Ok::<(), activity_log::ValidationError>(())
     /// ```
     pub fn duration(mut self, duration: Duration) -> Self {
-        let micros = duration.as_nanos().div_ceil(1_000);
-        self.activity.duration = Some(Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX)));
+        self.activity.duration = Some(whole_micros(duration));
         self
     }
 
@@ -231,6 +230,12 @@ impl ActivityBuilder {
         self.activity.id = id;
         self
     }
+}
+
+/// `duration` in whole microseconds, rounded up.
+pub(super) fn whole_micros(duration: Duration) -> Duration {
+    let micros = duration.as_nanos().div_ceil(1_000);
+    Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
 }
 
 fn to_json<T: Serialize + ?Sized>(value: &T, field: impl FnOnce() -> String) -> Result<Value, ValidationError> {

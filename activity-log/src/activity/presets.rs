@@ -2,8 +2,10 @@
 //! replaces record: authentication, data changes, API requests, calls to
 //! external APIs and system events.
 
+use super::builder::whole_micros;
 use super::{Activity, ActivityBuilder, Actor, Outcome, Severity, Target};
 use serde::Serialize;
+use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// Requests slower than this are logged with [`Severity::Warning`].
@@ -58,14 +60,24 @@ impl Activity {
     /// is `error` for 5xx and `warning` for 4xx or requests slower than
     /// 2 seconds.
     pub fn api_request(method: &str, path: &str, status: u16, duration: Duration) -> ActivityBuilder {
+        Self::api_request_record(method, path, status, duration).into_builder()
+    }
+
+    /// [`api_request`](Self::api_request) as an activity, built without
+    /// the builder: the HTTP layer logs one for every request.
+    pub(crate) fn api_request_record(method: &str, path: &str, status: u16, duration: Duration) -> Activity {
         let (outcome, severity) = http_outcome(status, duration);
-        Self::new("api_request")
-            .outcome(outcome)
-            .severity(severity)
-            .duration(duration)
-            .meta("method", method)
-            .meta("path", path)
-            .meta("status", status)
+        let mut metadata = Map::new();
+        metadata.insert("method".to_owned(), Value::from(method));
+        metadata.insert("path".to_owned(), Value::from(path));
+        metadata.insert("status".to_owned(), Value::from(status));
+        Self {
+            outcome,
+            severity,
+            duration: Some(whole_micros(duration)),
+            metadata,
+            ..Self::bare("api_request".to_owned())
+        }
     }
 
     /// A call this service made to an external API (`external_api_call`);

@@ -63,7 +63,7 @@ impl Recording {
     /// else the one in effect.
     pub(crate) fn finish(&self, pending: Pending, status: u16, ctx: &Arc<ActivityContext>) {
         let route = pending.route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-        let activity = Activity::api_request(pending.method.as_str(), route, status, pending.start.elapsed());
+        let activity = Activity::api_request_record(pending.method.as_str(), route, status, pending.start.elapsed());
         ActivityContext::sync_scope_shared(Arc::clone(ctx), || match &self.logger {
             Some(logger) => logger.log_async(activity),
             None => crate::log_async(activity),

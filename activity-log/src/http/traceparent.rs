@@ -1,6 +1,10 @@
 //! The W3C Trace Context `traceparent` header: the trace id, validated.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
+
+/// The W3C Trace Context header (a constant: looking a header up by a
+/// `&str` parses and hashes the name on every request).
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The trace id of a valid `traceparent` header
 /// (`version-traceid-parentid-flags`, lowercase hex): a version other than
@@ -9,7 +13,7 @@ use http::HeaderMap;
 /// more fields after a `-`. Anything else is ignored (`None`), as the
 /// specification asks.
 pub(crate) fn trace_id(headers: &HeaderMap) -> Option<String> {
-    let mut values = headers.get_all("traceparent").iter();
+    let mut values = headers.get_all(&TRACEPARENT).iter();
     let value = values.next()?;
     if values.next().is_some() {
         // Several traceparent headers: which one is meant is unknowable.

@@ -139,25 +139,29 @@ impl ActivityLogger {
             Counters::add(&shared.counters.rejected, 1);
             return Err(Error::Closed);
         }
-        let prepared = item.into_activity().and_then(|mut activity| {
-            fill_from_current(&mut activity);
-            let bytes = validate(&activity)?;
-            Ok(Queued { activity, bytes })
-        });
-        match prepared {
-            Ok(mut item) => {
-                shared.config.redactor.redact(&mut item.activity);
-                Counters::add(&shared.counters.logged, 1);
-                if shared.subscribers.receiver_count() > 0 {
-                    let _ = shared.subscribers.send(item.activity.clone());
-                }
-                Ok(item)
-            }
-            Err(e) => {
-                Counters::add(&shared.counters.rejected, 1);
-                Err(Error::Invalid(e))
-            }
+        // Step by step rather than through closures: an activity is large,
+        // and each move through a `Result` is a copy.
+        let mut activity = match item.into_activity() {
+            Ok(activity) => activity,
+            Err(e) => return Err(self.refuse(e)),
+        };
+        fill_from_current(&mut activity);
+        let bytes = match validate(&activity) {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(self.refuse(e)),
+        };
+        shared.config.redactor.redact(&mut activity);
+        Counters::add(&shared.counters.logged, 1);
+        if shared.subscribers.receiver_count() > 0 {
+            let _ = shared.subscribers.send(activity.clone());
         }
+        Ok(Queued { activity, bytes })
+    }
+
+    /// Counts an invalid activity as rejected.
+    fn refuse(&self, e: crate::ValidationError) -> Error {
+        Counters::add(&self.shared().counters.rejected, 1);
+        Error::Invalid(e)
     }
 
     /// Validates, fills from context and redacts, as for the queue, for a

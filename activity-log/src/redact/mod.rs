@@ -179,7 +179,8 @@ impl Redactor {
         if self.matcher.is_none() && !self.mask_credentials {
             return;
         }
-        let buf = &mut String::with_capacity(32);
+        // Allocated only for a key that needs normalising.
+        let buf = &mut String::new();
         if self.mask_credentials {
             let texts =
                 activity.description.iter_mut().chain(activity.error.iter_mut()).chain(activity.tags.iter_mut());
