@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The longest any one `initdb` / `pg_ctl` call may take.
@@ -217,6 +218,50 @@ impl PrivatePostgres {
             .connect_with(self.options())
             .await
             .expect("connect to the private server")
+    }
+
+    /// Terminates every backend whose `application_name` is
+    /// `application_name` every 5-40 ms, from an admin connection, until
+    /// [`ConnectionKiller::stop`].
+    pub async fn kill_connections(&self, application_name: &str) -> ConnectionKiller {
+        let (stop, mut admin) = (Arc::new(AtomicBool::new(false)), self.admin().await);
+        let name = application_name.to_owned();
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                let mut killed = 0_i64;
+                while !stop.load(Ordering::Relaxed) {
+                    let terminated: Result<i64, _> = sqlx::query_scalar(
+                        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE application_name = $1 AND pid <> pg_backend_pid()) AS t",
+                    )
+                    .bind(&name)
+                    .fetch_one(&mut admin)
+                    .await;
+                    // A failed round (the server restarting) kills nothing.
+                    killed += terminated.unwrap_or(0);
+                    tokio::time::sleep(Duration::from_millis(fastrand::u64(5..40))).await;
+                }
+                killed
+            }
+        });
+        ConnectionKiller { stop, task }
+    }
+}
+
+/// A task terminating one application's connections (see
+/// [`PrivatePostgres::kill_connections`]).
+#[derive(Debug)]
+pub struct ConnectionKiller {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<i64>,
+}
+
+impl ConnectionKiller {
+    /// Stops the killing; returns how many backends were terminated.
+    pub async fn stop(self) -> i64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.expect("the connection killer task")
     }
 }
 

@@ -217,26 +217,7 @@ async fn writer_connections_cut_repeatedly_write_every_row_exactly_once(chaining
             .build()
             .expect("logger builds");
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let killer = {
-            let (stop, mut admin) = (stop.clone(), pg.admin().await);
-            tokio::spawn(async move {
-                let mut killed = 0_i64;
-                while !stop.load(Relaxed) {
-                    let n: i64 = sqlx::query_scalar(
-                        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                         WHERE application_name = $1 AND pid <> pg_backend_pid()) AS t",
-                    )
-                    .bind(WRITER)
-                    .fetch_one(&mut admin)
-                    .await
-                    .expect("terminate the writer's backends");
-                    killed += n;
-                    tokio::time::sleep(Duration::from_millis(fastrand::u64(5..40))).await;
-                }
-                killed
-            })
-        };
+        let killer = pg.kill_connections(WRITER).await;
         let started = Instant::now();
         for i in 0..EVENTS {
             logger.log_async(Activity::new("chat_message_sent").tenant("acme").target("chat", i));
@@ -249,8 +230,7 @@ async fn writer_connections_cut_repeatedly_write_every_row_exactly_once(chaining
         while logger.stats().queued > 0 && started.elapsed() < Duration::from_secs(60) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        stop.store(true, Relaxed);
-        let killed = killer.await.expect("killer task");
+        let killed = killer.stop().await;
         logger.flush().await.expect("flush");
 
         let s = logger.stats();

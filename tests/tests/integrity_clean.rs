@@ -11,8 +11,6 @@ use activity_log::integrity::{ChainedStore, CheckpointSigner};
 use activity_log::postgres::PostgresSink;
 use activity_log::{Activity, ActivityLogger};
 use activity_log_tests::private_pg::PrivatePostgres;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const WRITER: &str = "chain-clean-writer";
@@ -72,30 +70,10 @@ async fn clean_run(n: u64) {
     pg.start().await;
 
     // Writer connections killed every few milliseconds meanwhile.
-    let stop = Arc::new(AtomicBool::new(false));
-    let killer = {
-        let (stop, mut admin) = (stop.clone(), pg.admin().await);
-        tokio::spawn(async move {
-            let mut killed = 0_i64;
-            while !stop.load(Relaxed) {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE application_name = $1 AND pid <> pg_backend_pid()) AS t",
-                )
-                .bind(WRITER)
-                .fetch_one(&mut admin)
-                .await
-                .unwrap_or(0);
-                killed += n;
-                tokio::time::sleep(Duration::from_millis(fastrand::u64(5..40))).await;
-            }
-            killed
-        })
-    };
+    let killer = pg.kill_connections(WRITER).await;
     log(2 * quarter, 3 * quarter);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Relaxed);
-    let killed = killer.await.expect("killer");
+    let killed = killer.stop().await;
     log(3 * quarter, n);
     logger.flush().await.expect("flush");
     let stats = logger.stats();
