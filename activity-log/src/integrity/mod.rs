@@ -1,6 +1,7 @@
-//! Tamper evidence: every activity a SQL store writes with chaining on
-//! (`PostgresSinkBuilder::chaining(true)`, `SqliteSink::with_chaining(true)`;
-//! `log_in` always chains) is linked into its tenant's hash chain, over the
+//! Tamper evidence: every activity a SQL store writes (unless chaining is
+//! turned off with `PostgresSinkBuilder::chaining(false)` or
+//! `SqliteSink::with_chaining(false)`; `log_in` always chains) is linked
+//! into its tenant's hash chain, over the
 //! [canonical bytes](canonical_bytes) of the logical record; signed
 //! [checkpoints](Checkpoint) vouch for a chain's head; `verify` walks the
 //! stored chain and names the first position that departs from it.

@@ -59,7 +59,7 @@ impl Default for PostgresSinkBuilder {
             acquire_timeout: DEFAULT_CONNECT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
-            chaining: false,
+            chaining: true,
         }
     }
 }
@@ -120,11 +120,12 @@ impl PostgresSinkBuilder {
     }
 
     /// Whether writes link each activity into its tenant's hash chain
-    /// (default: off; see [`crate::integrity`]). Each writer connection then
+    /// (default: on; see [`crate::integrity`]). Each writer connection
     /// takes the batch's tenants' chain heads with `SELECT ... FOR UPDATE`
     /// in its write transaction: a large batch is split across the writer
-    /// connections by tenant, so that they never wait for each other. Off,
-    /// rows are written without a chain position.
+    /// connections by tenant, so that they never wait for each other. Off
+    /// (about 8 % more writes per second), rows are written without a
+    /// chain position and verification reports them as unchained.
     pub fn chaining(mut self, on: bool) -> Self {
         self.chaining = on;
         self
