@@ -126,6 +126,16 @@ impl Dialect for SqliteDialect {
         qb.push(")");
     }
 
+    fn for_each_chain_row<'c>(
+        conn: &'c mut sqlx::SqliteConnection,
+        tenant: Option<&'c str>,
+        from: i64,
+        to: i64,
+        each: &'c mut (dyn FnMut(&dyn crate::sql::verify::ChainRow) -> bool + Send),
+    ) -> crate::sql::BoxFuture<'c, Result<bool, sqlx::Error>> {
+        Box::pin(async move { super::chain_rows::for_each(conn, tenant, from, to, each).await.map(|()| true) })
+    }
+
     fn id(row: &SqliteRow, position: usize) -> Result<Uuid, sqlx::Error> {
         Uuid::from_slice(row.try_get::<&[u8], _>(position)?).map_err(|_| crate::sql::decode::corrupt("id"))
     }
