@@ -215,6 +215,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Run in verification's snapshot transaction before it reads a chain
     /// (empty: nothing): settings for the duration of the transaction.
     const VERIFY_SETTINGS: &'static str = "";
+    /// Chain positions verification reads per query (one index range
+    /// each); a dialect whose [`Dialect::for_each_chain_row`] holds the
+    /// calling task for a whole window keeps it small.
+    const VERIFY_WINDOW: i64 = 100_000;
     /// Whether reads keep prepared statements by default (SQLite: yes,
     /// preparing is the cost; PostgreSQL: only on connections that plan
     /// every execution with its actual values, see

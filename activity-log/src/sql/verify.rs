@@ -17,9 +17,6 @@ use super::{Backend, Dialect, RowOf, SqlStore};
 use crate::integrity::{write_canonical, ChainHash, Checkpoint, IntegrityError, StoredLink, VerifyReport, Walk};
 use sqlx::QueryBuilder;
 
-/// Chain positions read per query: one index range each.
-const WINDOW: i64 = 100_000;
-
 /// The columns read per record through sqlx: position, hash, the derived
 /// search column, then the record ([`Dialect::COLUMNS`]).
 const POSITION: usize = 0;
@@ -112,7 +109,7 @@ pub(crate) async fn verify<S: SqlStore>(
     let mut after = i64::try_from(cut.position).unwrap_or(i64::MAX);
     let (mut canonical, mut held_bytes) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
     while !walk.is_broken() && after < last {
-        let to = after.saturating_add(WINDOW);
+        let to = after.saturating_add(S::Dialect::VERIFY_WINDOW);
         let mut expired =
             expired_in::<S::Dialect>(&mut conn, tenant, after, to).await.map_err(q)?.into_iter().peekable();
         // The dialect's own reader first. Its rows come in position order
@@ -166,6 +163,8 @@ pub(crate) async fn verify<S: SqlStore>(
             }
         }
         after = to;
+        // A reader may have held the task for its window.
+        tokio::task::yield_now().await;
     }
     let mut qb = QueryBuilder::new("SELECT COUNT(*) AS n FROM activities WHERE chain_seq IS NULL");
     push_tenant::<S::Dialect>(&mut qb, tenant);

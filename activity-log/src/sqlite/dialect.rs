@@ -60,6 +60,10 @@ impl Dialect for SqliteDialect {
     const COLUMNS: &'static str = crate::sql::write::COLUMNS;
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
     const PERSISTENT_READS: bool = true;
+    // Verification's reader of chain rows runs on the calling task: a
+    // window of this many positions holds it for some tens of
+    // milliseconds, then other tasks run.
+    const VERIFY_WINDOW: i64 = 16_384;
 
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     const MIGRATIONS_TABLE: &'static str = include_str!("../../migrations/sqlite/migrations_table.sql");
