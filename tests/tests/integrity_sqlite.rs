@@ -1,7 +1,9 @@
 //! Tamper evidence on SQLite: a clean chained log verifies with no false
 //! alarm; 1,000 random tamperings made directly in the file (triggers
 //! dropped, as the file's owner can) are each found, at the position
-//! they were made.
+//! they were made. A chain longer than one window of verification's
+//! reads is found intact, and broken where it was tampered with, past
+//! the first window.
 
 use activity_log::integrity::ChainHead;
 use activity_log::sqlite::SqliteSink;
@@ -34,6 +36,59 @@ async fn a_clean_log_verifies_and_every_tampering_is_found_where_it_was_made() {
     raw.close().await.expect("close");
 
     tamper::assert_every_tampering_found(&store, &checkpoints, &plan).await;
+    store.close().await;
+}
+
+/// Verification reads a chain in windows of positions: a chain of several
+/// windows verifies intact, and a tampering in a later window (a field
+/// edited, then a second record claiming a position) is found there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_several_windows_verifies_and_breaks_where_tampered() {
+    use activity_log::integrity::{BreakKind, ChainedStore, CheckpointSigner};
+    use activity_log::Sink;
+    const N: usize = 40_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("long.db");
+    let store =
+        SqliteSink::connect(&format!("sqlite://{}", path.display())).await.expect("connect").with_chaining(true);
+    let records: Vec<Activity> = (0..N).map(|i| tamper::record("long", i)).collect();
+    for batch in records.chunks(5_000) {
+        store.write_batch(batch).await.expect("write");
+    }
+    let checkpoint =
+        store.checkpoint(Some("long"), &CheckpointSigner::generate().expect("key")).await.expect("checkpoint");
+    let report = store.verify(Some("long"), &checkpoint).await.expect("verify");
+    assert!(report.is_intact(), "{report}");
+    assert_eq!(report.intact, N as u64);
+
+    let mut raw = SqliteConnectOptions::new().filename(&path).connect().await.expect("raw connection");
+    raw.execute("DROP TRIGGER activities_refuse_update").await.expect("drop trigger");
+    raw.execute("UPDATE activities SET duration_us = duration_us + 1 WHERE tenant = 'long' AND chain_seq = 33000")
+        .await
+        .expect("edit");
+    let report = store.verify(Some("long"), &checkpoint).await.expect("verify");
+    let found = report.first_break.as_ref().map(|b| (b.position, b.kind.clone()));
+    assert_eq!(found, Some((33_000, BreakKind::Altered)), "{report}");
+    assert_eq!(report.intact, 32_999);
+
+    // A copy of the record at 20,000 (another id) claims position 20,000
+    // too: a duplicate, found before the edit.
+    raw.execute(
+        "INSERT INTO activities SELECT randomblob(16), occurred_at, tenant, activity_type, target_kind, target_id, \
+         target_name, actor_kind, actor_id, actor_name, outcome, error, severity, description, description_folded, \
+         metadata, changes, ip, user_agent, request_id, trace_id, duration_us, tags, chain_seq, chain_hash \
+         FROM activities WHERE tenant = 'long' AND chain_seq = 20000",
+    )
+    .await
+    .expect("duplicate");
+    raw.close().await.expect("close");
+    let report = store.verify(Some("long"), &checkpoint).await.expect("verify");
+    let found = report.first_break.as_ref().map(|b| b.position);
+    assert_eq!(found, Some(20_000), "{report}");
+    assert!(
+        matches!(report.first_break.as_ref().map(|b| &b.kind), Some(BreakKind::Duplicate | BreakKind::Altered)),
+        "{report}"
+    );
     store.close().await;
 }
 

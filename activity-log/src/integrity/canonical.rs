@@ -177,6 +177,13 @@ pub(crate) fn opt(out: &mut Vec<u8>, s: Option<&str>) {
 pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings need no escape: one scan without branches (which the
+    // compiler vectorises), one copy.
+    if !bytes.iter().fold(false, |any, &b| any | (b < 0x20) | (b == b'"') | (b == b'\\')) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {

@@ -131,6 +131,16 @@ impl Dialect for PgDialect {
 
     crate::sql::impl_execute!();
 
+    fn for_each_chain_row<'c>(
+        conn: &'c mut sqlx::PgConnection,
+        tenant: Option<&'c str>,
+        from: i64,
+        to: i64,
+        each: &'c mut (dyn FnMut(&dyn crate::sql::verify::ChainRow) -> bool + Send),
+    ) -> crate::sql::BoxFuture<'c, Result<bool, sqlx::Error>> {
+        Box::pin(async move { super::chain_rows::for_each(conn, tenant, from, to, each).await.map(|()| true) })
+    }
+
     fn bind_time(qb: &mut QueryBuilder<'_, Postgres>, at: DateTime<Utc>) {
         qb.push_bind(at);
     }

@@ -58,6 +58,7 @@
 
 mod analyze;
 mod builder;
+mod chain_rows;
 mod connect;
 pub(crate) mod dialect;
 mod partition;

@@ -21,7 +21,7 @@ pub(crate) fn outcome(text: &str) -> Result<Outcome, sqlx::Error> {
 
 /// The columns [`activity`] reads, in [`Columns`] order: the stores keep
 /// the record's flat columns, the very ones (and order) of a CSV export.
-const NAMES: [&str; 22] = crate::query::CSV_COLUMNS;
+pub(crate) const NAMES: [&str; 22] = crate::query::CSV_COLUMNS;
 
 // Indices into [`NAMES`] and [`Columns`].
 const ID: usize = 0;
@@ -37,7 +37,7 @@ const ACTOR_NAME: usize = 9;
 const OUTCOME: usize = 10;
 const ERROR: usize = 11;
 const SEVERITY: usize = 12;
-const DESCRIPTION: usize = 13;
+pub(crate) const DESCRIPTION: usize = 13;
 const METADATA: usize = 14;
 const CHANGES: usize = 15;
 const IP: usize = 16;
@@ -142,17 +142,57 @@ pub(crate) fn activity<D: Dialect>(row: &RowOf<D>, columns: &Columns) -> Result<
     })
 }
 
+/// A stored record's columns, borrowed, by their index in [`NAMES`]:
+/// what [`canonical`] reads. Each reader answers `None` for a value that
+/// is not of the type this crate writes there (a number in a text column,
+/// text that is not UTF-8): the caller then decodes the row in full
+/// ([`activity`]), for the exact error.
+pub(crate) trait Fields {
+    /// A nullable text column.
+    fn text(&self, column: usize) -> Option<Option<&str>>;
+    /// A nullable integer column.
+    fn int(&self, column: usize) -> Option<Option<i64>>;
+    /// The record's id.
+    fn id(&self) -> Option<uuid::Uuid>;
+    /// `occurred_at` as microseconds since the Unix epoch, within the
+    /// range of a [`DateTime`](chrono::DateTime) (as [`activity`] reads it).
+    fn micros(&self) -> Option<i64>;
+}
+
+/// The [`Fields`] of a sqlx row selected with [`Dialect::COLUMNS`].
+pub(crate) struct RowFields<'r, D: Dialect> {
+    pub(crate) row: &'r RowOf<D>,
+    pub(crate) columns: &'r Columns,
+}
+
+impl<D: Dialect> Fields for RowFields<'_, D> {
+    fn text(&self, column: usize) -> Option<Option<&str>> {
+        D::Db::str_at(self.row, self.columns.at(column)).ok()
+    }
+
+    fn int(&self, column: usize) -> Option<Option<i64>> {
+        D::Db::int_at(self.row, self.columns.at(column)).ok()
+    }
+
+    fn id(&self) -> Option<uuid::Uuid> {
+        D::id(self.row, self.columns.at(ID)).ok()
+    }
+
+    fn micros(&self) -> Option<i64> {
+        Some(D::time(self.row, self.columns.at(OCCURRED_AT), NAMES[OCCURRED_AT]).ok()?.timestamp_micros())
+    }
+}
+
 /// Writes into `out` the [canonical bytes](crate::integrity::canonical_bytes)
-/// of the record in `row` (selected with [`Dialect::COLUMNS`], positions
-/// `columns`) straight from its columns, borrowed from the row: no
-/// [`Activity`] is built, and the metadata is the only JSON parsed
-/// (verification does this for every record). Returns the record's id;
-/// `None` when the row holds anything [`activity`] might refuse or read
-/// differently (`out` then holds garbage): the caller decodes the row in
-/// full instead, for the same bytes or the exact error.
-pub(crate) fn canonical<D: Dialect>(row: &RowOf<D>, columns: &Columns, out: &mut Vec<u8>) -> Option<uuid::Uuid> {
+/// of the record whose columns `f` reads, straight from them (borrowed
+/// from the row): no [`Activity`] is built, and the metadata is the only
+/// JSON parsed (verification does this for every record). Returns the
+/// record's id; `None` when the row holds anything [`activity`] might
+/// refuse or read differently (`out` then holds garbage): the caller
+/// decodes the row in full instead, for the same bytes or the exact error.
+pub(crate) fn canonical(f: &dyn Fields, out: &mut Vec<u8>) -> Option<uuid::Uuid> {
     use crate::integrity::canonical::{integer, null, object, opt, string};
-    let s = |column: usize| D::Db::str_at(row, columns.at(column)).ok();
+    let s = |column: usize| f.text(column);
     let required = |column: usize| s(column).flatten();
     out.extend_from_slice(br#"{"activity_type":"#);
     string(out, required(ACTIVITY_TYPE)?);
@@ -181,14 +221,14 @@ pub(crate) fn canonical<D: Dialect>(row: &RowOf<D>, columns: &Columns, out: &mut
     out.extend_from_slice(br#","description":"#);
     opt(out, s(DESCRIPTION)?);
     out.extend_from_slice(br#","duration_us":"#);
-    match D::Db::int_at(row, columns.at(DURATION_US)).ok()? {
+    match f.int(DURATION_US)? {
         None => null(out),
         // As `activity` reads it: a negative duration is zero.
         Some(us) => integer(out, us.max(0)),
     }
     out.extend_from_slice(br#","error":"#);
     opt(out, s(ERROR)?);
-    let id = D::id(row, columns.at(ID)).ok()?;
+    let id = f.id()?;
     out.extend_from_slice(br#","id":""#);
     out.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
     out.extend_from_slice(br#"","ip":"#);
@@ -202,7 +242,7 @@ pub(crate) fn canonical<D: Dialect>(row: &RowOf<D>, columns: &Columns, out: &mut
         }
     }
     out.extend_from_slice(br#","occurred_at":"#);
-    integer(out, D::time(row, columns.at(OCCURRED_AT), NAMES[OCCURRED_AT]).ok()?.timestamp_micros());
+    integer(out, f.micros()?);
     out.extend_from_slice(br#","outcome":"#);
     string(out, Outcome::parse(required(OUTCOME)?)?.as_str());
     out.extend_from_slice(br#","request_id":"#);

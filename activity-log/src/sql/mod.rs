@@ -215,6 +215,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Run in verification's snapshot transaction before it reads a chain
     /// (empty: nothing): settings for the duration of the transaction.
     const VERIFY_SETTINGS: &'static str = "";
+    /// Chain positions verification reads per query (one index range
+    /// each); a dialect whose [`Dialect::for_each_chain_row`] holds the
+    /// calling task for a whole window keeps it small.
+    const VERIFY_WINDOW: i64 = 100_000;
     /// Whether reads keep prepared statements by default (SQLite: yes,
     /// preparing is the cost; PostgreSQL: only on connections that plan
     /// every execution with its actual values, see
@@ -290,6 +294,26 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     ) -> BoxFuture<'c, Result<u64, sqlx::Error>>;
     /// Runs fixed SQL (several statements allowed) without arguments.
     fn script<'c>(conn: &'c mut ConnectionOf<Self>, sql: &'static str) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+
+    /// Reads the chained rows of `tenant` at positions `(from, to]`,
+    /// ordered by position (rows sharing one in any order), as borrowed
+    /// values, handing each to
+    /// `each` (no more once it returns `false`), in the snapshot
+    /// transaction `conn` is in; the select list is
+    /// [`verify::CHAIN_ROW_PREFIX`] and the record's columns in
+    /// [`decode::NAMES`] order. Returns `false` when the dialect has no
+    /// such reader (the default): verification then reads the rows
+    /// through sqlx.
+    fn for_each_chain_row<'c>(
+        conn: &'c mut ConnectionOf<Self>,
+        tenant: Option<&'c str>,
+        from: i64,
+        to: i64,
+        each: &'c mut (dyn FnMut(&dyn verify::ChainRow) -> bool + Send),
+    ) -> BoxFuture<'c, Result<bool, sqlx::Error>> {
+        let _ = (conn, tenant, from, to, each);
+        Box::pin(async { Ok(false) })
+    }
 
     /// Reads the `id` column, at `position`.
     fn id(row: &RowOf<Self>, position: usize) -> Result<Uuid, sqlx::Error>;

@@ -1,26 +1,79 @@
 //! Verification of a SQL store's chain, written once for every dialect:
 //! the chain read in position order from the retention cut, in windows of
-//! positions, each streamed (the store sends the next rows while the
-//! previous ones are hashed), and each record's canonical bytes written
-//! straight from its row into one reused buffer
-//! ([`decode::canonical`]), the full decode kept for rows it does not
-//! take.
+//! positions, and each record's canonical bytes written straight from its
+//! stored columns into one reused buffer ([`decode::canonical`]).
+//!
+//! A dialect may read a window's rows itself, as borrowed values
+//! ([`ChainRow`], [`Dialect::for_each_chain_row`]), without sqlx building
+//! an owned row per record: that is most of the cost of a row on SQLite.
+//! Any row such a reader cannot take as this crate wrote it (a value of
+//! another type, a field the fast path would not read as
+//! [`decode::activity`] does) hands the rest of the window to the sqlx
+//! rows, from that row on, where the full decode names the exact error.
 
 use super::chain::{head_and_cut, push_key, push_tenant};
-use super::decode::{self, Columns};
+use super::decode::{self, Columns, Fields, RowFields};
 use super::{Backend, Dialect, RowOf, SqlStore};
 use crate::integrity::{write_canonical, ChainHash, Checkpoint, IntegrityError, StoredLink, VerifyReport, Walk};
 use sqlx::QueryBuilder;
 
-/// Chain positions read per query: one index range each.
-const WINDOW: i64 = 100_000;
-
-/// The columns read per record: position, hash, the derived search
-/// column, then the record ([`Dialect::COLUMNS`]).
+/// The columns read per record through sqlx: position, hash, the derived
+/// search column, then the record ([`Dialect::COLUMNS`]).
 const POSITION: usize = 0;
 const HASH: usize = 1;
 const FOLDED: usize = 2;
 const RECORD_ID: usize = 3;
+
+/// The select list of a [`ChainRow`] reader: position, hash, search
+/// column, then the record's columns in [`decode::NAMES`] order (the
+/// dialect's own expressions for them, as in [`Dialect::COLUMNS`]).
+pub(crate) const CHAIN_ROW_PREFIX: &str = "chain_seq, chain_hash, description_folded, ";
+
+/// One chained row as a dialect's own reader sees it: its values
+/// borrowed, each `None` when it is not of the type this crate writes.
+pub(crate) trait ChainRow: Fields {
+    /// The chain position.
+    fn position(&self) -> Option<i64>;
+    /// The stored chain hash (nullable bytes).
+    fn hash(&self) -> Option<Option<&[u8]>>;
+    /// The search column (nullable text).
+    fn folded(&self) -> Option<Option<&str>>;
+}
+
+/// The link of a row a [`ChainRow`] reader gave, its canonical bytes left
+/// in `canonical`; `None` when the row must be read through sqlx instead.
+fn fast_link(row: &dyn ChainRow, canonical: &mut Vec<u8>) -> Option<StoredLink> {
+    let position = u64::try_from(row.position()?).ok()?;
+    let hash = row.hash()?.and_then(ChainHash::from_slice);
+    let folded = row.folded()?;
+    canonical.clear();
+    let id = decode::canonical(row, canonical)?;
+    let description = row.text(decode::DESCRIPTION)?;
+    let derived_mismatch = (!decode::folded_matches(description, folded)).then_some("description_folded");
+    Some(StoredLink { position, id: Some(id), hash, record: Ok(id), derived_mismatch })
+}
+
+/// The window bound just before `link`'s position: reading from there
+/// starts with it.
+fn before(link: &StoredLink) -> i64 {
+    i64::try_from(link.position).unwrap_or(i64::MAX).saturating_sub(1)
+}
+
+/// Feeds one link to the walk, after stepping over the expired records
+/// before it; returns whether to go on.
+fn feed(
+    walk: &mut Walk,
+    expired: &mut std::iter::Peekable<std::vec::IntoIter<(i64, Option<ChainHash>)>>,
+    link: StoredLink,
+    canonical: &[u8],
+) -> bool {
+    while let Some((p, hash)) = expired.next_if(|(p, _)| *p < link.position as i64) {
+        if !walk.step_over(u64::try_from(p).unwrap_or(0), hash) {
+            return false;
+        }
+    }
+    walk.feed(link, canonical)
+}
 
 /// Verifies `tenant`'s stored chain against `checkpoint` (whose signature
 /// must verify).
@@ -54,42 +107,55 @@ pub(crate) async fn verify<S: SqlStore>(
     // Windows of positions (not LIMIT pages): an index range each, and a
     // position held twice comes back twice, in one window.
     let mut after = i64::try_from(cut.position).unwrap_or(i64::MAX);
-    let mut canonical = Vec::with_capacity(1024);
+    let (mut canonical, mut held_bytes) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
     while !walk.is_broken() && after < last {
-        let to = after.saturating_add(WINDOW);
+        let to = after.saturating_add(S::Dialect::VERIFY_WINDOW);
         let mut expired =
             expired_in::<S::Dialect>(&mut conn, tenant, after, to).await.map_err(q)?.into_iter().peekable();
-        let mut qb = QueryBuilder::new("SELECT chain_seq, chain_hash, description_folded, ");
-        qb.push(S::Dialect::COLUMNS).push(" FROM activities WHERE chain_seq > ");
-        <S::Dialect as Dialect>::Db::bind_int(&mut qb, after);
-        qb.push(" AND chain_seq <= ");
-        <S::Dialect as Dialect>::Db::bind_int(&mut qb, to);
-        push_tenant::<S::Dialect>(&mut qb, tenant);
-        qb.push(" ORDER BY chain_seq, id");
-        let mut columns = None;
-        let mut unreadable = None;
-        let mut each = |row: &RowOf<S::Dialect>| -> bool {
-            let columns = match columns {
-                Some(c) => c,
-                None => match Columns::of::<S::Dialect>(row) {
-                    Ok(c) => *columns.insert(c),
-                    Err(e) => {
-                        unreadable = Some(e);
-                        return false;
-                    }
-                },
+        // The dialect's own reader first. Its rows come in position order
+        // only: each is fed once the next shows its position held once
+        // (`held`, its bytes in `held_bytes`); a position held twice, or a
+        // row it cannot take, hands the window over to the sqlx rows from
+        // there (`from`), which order a position's rows by id.
+        let mut held: Option<StoredLink> = None;
+        let mut hand_over: Option<i64> = None;
+        let mut each = |row: &dyn ChainRow| -> bool {
+            let Some(link) = fast_link(row, &mut canonical) else {
+                hand_over = Some(held.as_ref().map_or(after, before));
+                return false;
             };
-            let link = stored_link::<S::Dialect>(row, &columns, &mut canonical);
-            while let Some((p, hash)) = expired.next_if(|(p, _)| *p < link.position as i64) {
-                if !walk.step_over(u64::try_from(p).unwrap_or(0), hash) {
+            if let Some(previous) = held.take() {
+                if previous.position == link.position {
+                    hand_over = Some(before(&previous));
+                    return false;
+                }
+                if !feed(&mut walk, &mut expired, previous, &held_bytes) {
                     return false;
                 }
             }
-            walk.feed(link, &canonical)
+            held = Some(link);
+            std::mem::swap(&mut canonical, &mut held_bytes);
+            true
         };
-        S::Dialect::for_each_row(&mut conn, qb, true, &mut each).await.map_err(q)?;
-        if let Some(e) = unreadable {
-            return Err(q(e).into());
+        let read = S::Dialect::for_each_chain_row(&mut conn, tenant, after, to, &mut each).await.map_err(q)?;
+        let from = match (read, hand_over) {
+            (false, _) => Some(after),
+            (true, Some(from)) => Some(from),
+            (true, None) => {
+                if let Some(last) = held {
+                    feed(&mut walk, &mut expired, last, &held_bytes);
+                }
+                None
+            }
+        };
+        if let Some(from) = from {
+            let unreadable =
+                rows_through_sqlx::<S::Dialect>(&mut conn, tenant, (from, to), &mut walk, &mut expired, &mut canonical)
+                    .await
+                    .map_err(q)?;
+            if let Some(e) = unreadable {
+                return Err(q(e).into());
+            }
         }
         for (p, hash) in expired {
             if !walk.step_over(u64::try_from(p).unwrap_or(0), hash) {
@@ -97,6 +163,8 @@ pub(crate) async fn verify<S: SqlStore>(
             }
         }
         after = to;
+        // A reader may have held the task for its window.
+        tokio::task::yield_now().await;
     }
     let mut qb = QueryBuilder::new("SELECT COUNT(*) AS n FROM activities WHERE chain_seq IS NULL");
     push_tenant::<S::Dialect>(&mut qb, tenant);
@@ -109,6 +177,43 @@ pub(crate) async fn verify<S: SqlStore>(
     Ok(walk.finish(u64::try_from(unchained).unwrap_or(0)))
 }
 
+/// Feeds the walk the rows of positions `(from, to]` read through sqlx;
+/// returns the error of a result whose columns cannot be found.
+async fn rows_through_sqlx<D: Dialect>(
+    conn: &mut super::ConnectionOf<D>,
+    tenant: Option<&str>,
+    (from, to): (i64, i64),
+    walk: &mut Walk,
+    expired: &mut std::iter::Peekable<std::vec::IntoIter<(i64, Option<ChainHash>)>>,
+    canonical: &mut Vec<u8>,
+) -> Result<Option<sqlx::Error>, sqlx::Error> {
+    let mut qb = QueryBuilder::new("SELECT chain_seq, chain_hash, description_folded, ");
+    qb.push(D::COLUMNS).push(" FROM activities WHERE chain_seq > ");
+    D::Db::bind_int(&mut qb, from);
+    qb.push(" AND chain_seq <= ");
+    D::Db::bind_int(&mut qb, to);
+    push_tenant::<D>(&mut qb, tenant);
+    qb.push(" ORDER BY chain_seq, id");
+    let mut columns = None;
+    let mut unreadable = None;
+    let mut each = |row: &RowOf<D>| -> bool {
+        let columns = match columns {
+            Some(c) => c,
+            None => match Columns::of::<D>(row) {
+                Ok(c) => *columns.insert(c),
+                Err(e) => {
+                    unreadable = Some(e);
+                    return false;
+                }
+            },
+        };
+        let link = stored_link::<D>(row, &columns, canonical);
+        feed(walk, expired, link, canonical)
+    };
+    D::for_each_row(conn, qb, true, &mut each).await?;
+    Ok(unreadable)
+}
+
 /// One row of a window: position, stored hash, the record's id (or why it
 /// could not be read), and whether the search column matches; the
 /// record's canonical bytes are left in `canonical`.
@@ -116,7 +221,7 @@ fn stored_link<D: Dialect>(row: &RowOf<D>, columns: &Columns, canonical: &mut Ve
     let position = D::Db::int_at(row, POSITION).ok().flatten().and_then(|p| u64::try_from(p).ok()).unwrap_or(0);
     let hash = D::Db::slice_at(row, HASH).ok().flatten().and_then(ChainHash::from_slice);
     canonical.clear();
-    let record = match decode::canonical::<D>(row, columns, canonical) {
+    let record = match decode::canonical(&RowFields::<D> { row, columns }, canonical) {
         Some(id) => Ok(id),
         None => {
             canonical.clear();

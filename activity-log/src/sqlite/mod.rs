@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod chain_rows;
 pub(crate) mod dialect;
 mod stats;
 mod store;
