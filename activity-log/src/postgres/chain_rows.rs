@@ -60,10 +60,17 @@ pub(crate) async fn for_each(
         if !going {
             continue;
         }
-        buffer.extend_from_slice(&chunk);
+        // The server sends a tuple per message, so a chunk is usually
+        // whole tuples: they are parsed where they lie, and only the start
+        // of a cut one is kept for the next chunk.
+        let direct = header && buffer.is_empty();
+        if !direct {
+            buffer.extend_from_slice(&chunk);
+        }
+        let bytes: &[u8] = if direct { &chunk } else { &buffer };
         let mut at = 0;
         if !header {
-            match header_len(&buffer)? {
+            match header_len(bytes)? {
                 Some(n) => {
                     at = n;
                     header = true;
@@ -72,7 +79,7 @@ pub(crate) async fn for_each(
             }
         }
         while going {
-            match tuple(&buffer[at..])? {
+            match tuple(&bytes[at..])? {
                 Tuple::Row(row, len) => {
                     going = each(&row);
                     at += len;
@@ -80,7 +87,11 @@ pub(crate) async fn for_each(
                 Tuple::End | Tuple::Partial => break,
             }
         }
-        buffer.drain(..at);
+        if direct {
+            buffer.extend_from_slice(&chunk[at..]);
+        } else {
+            buffer.drain(..at);
+        }
     }
     Ok(())
 }
