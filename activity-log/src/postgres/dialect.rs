@@ -137,8 +137,8 @@ impl Dialect for PgDialect {
         from: i64,
         to: i64,
         each: &'c mut (dyn FnMut(&dyn crate::sql::verify::ChainRow) -> bool + Send),
-    ) -> crate::sql::BoxFuture<'c, Result<bool, sqlx::Error>> {
-        Box::pin(async move { super::chain_rows::for_each(conn, tenant, from, to, each).await.map(|()| true) })
+    ) -> crate::sql::BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(super::chain_rows::for_each(conn, tenant, from, to, each))
     }
 
     fn bind_time(qb: &mut QueryBuilder<'_, Postgres>, at: DateTime<Utc>) {

@@ -297,23 +297,17 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
     /// Reads the chained rows of `tenant` at positions `(from, to]`,
     /// ordered by position (rows sharing one in any order), as borrowed
-    /// values, handing each to
-    /// `each` (no more once it returns `false`), in the snapshot
-    /// transaction `conn` is in; the select list is
+    /// values, handing each to `each` (no more once it returns `false`),
+    /// in the snapshot transaction `conn` is in; the select list is
     /// [`verify::CHAIN_ROW_PREFIX`] and the record's columns in
-    /// [`decode::NAMES`] order. Returns `false` when the dialect has no
-    /// such reader (the default): verification then reads the rows
-    /// through sqlx.
+    /// [`decode::NAMES`] order.
     fn for_each_chain_row<'c>(
         conn: &'c mut ConnectionOf<Self>,
         tenant: Option<&'c str>,
         from: i64,
         to: i64,
         each: &'c mut (dyn FnMut(&dyn verify::ChainRow) -> bool + Send),
-    ) -> BoxFuture<'c, Result<bool, sqlx::Error>> {
-        let _ = (conn, tenant, from, to, each);
-        Box::pin(async { Ok(false) })
-    }
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 
     /// Reads the `id` column, at `position`.
     fn id(row: &RowOf<Self>, position: usize) -> Result<Uuid, sqlx::Error>;

@@ -3,10 +3,10 @@
 //! positions, and each record's canonical bytes written straight from its
 //! stored columns into one reused buffer ([`decode::canonical`]).
 //!
-//! A dialect may read a window's rows itself, as borrowed values
+//! Each dialect reads a window's rows itself, as borrowed values
 //! ([`ChainRow`], [`Dialect::for_each_chain_row`]), without sqlx building
 //! an owned row per record: that is most of the cost of a row on SQLite.
-//! Any row such a reader cannot take as this crate wrote it (a value of
+//! Any row its reader cannot take as this crate wrote it (a value of
 //! another type, a field the fast path would not read as
 //! [`decode::activity`] does) hands the rest of the window to the sqlx
 //! rows, from that row on, where the full decode names the exact error.
@@ -137,24 +137,27 @@ pub(crate) async fn verify<S: SqlStore>(
             std::mem::swap(&mut canonical, &mut held_bytes);
             true
         };
-        let read = S::Dialect::for_each_chain_row(&mut conn, tenant, after, to, &mut each).await.map_err(q)?;
-        let from = match (read, hand_over) {
-            (false, _) => Some(after),
-            (true, Some(from)) => Some(from),
-            (true, None) => {
+        S::Dialect::for_each_chain_row(&mut conn, tenant, after, to, &mut each).await.map_err(q)?;
+        match hand_over {
+            Some(from) => {
+                let unreadable = rows_through_sqlx::<S::Dialect>(
+                    &mut conn,
+                    tenant,
+                    (from, to),
+                    &mut walk,
+                    &mut expired,
+                    &mut canonical,
+                )
+                .await
+                .map_err(q)?;
+                if let Some(e) = unreadable {
+                    return Err(q(e).into());
+                }
+            }
+            None => {
                 if let Some(last) = held {
                     feed(&mut walk, &mut expired, last, &held_bytes);
                 }
-                None
-            }
-        };
-        if let Some(from) = from {
-            let unreadable =
-                rows_through_sqlx::<S::Dialect>(&mut conn, tenant, (from, to), &mut walk, &mut expired, &mut canonical)
-                    .await
-                    .map_err(q)?;
-            if let Some(e) = unreadable {
-                return Err(q(e).into());
             }
         }
         for (p, hash) in expired {
@@ -187,8 +190,8 @@ async fn rows_through_sqlx<D: Dialect>(
     expired: &mut std::iter::Peekable<std::vec::IntoIter<(i64, Option<ChainHash>)>>,
     canonical: &mut Vec<u8>,
 ) -> Result<Option<sqlx::Error>, sqlx::Error> {
-    let mut qb = QueryBuilder::new("SELECT chain_seq, chain_hash, description_folded, ");
-    qb.push(D::COLUMNS).push(" FROM activities WHERE chain_seq > ");
+    let mut qb = QueryBuilder::new("SELECT ");
+    qb.push(CHAIN_ROW_PREFIX).push(D::COLUMNS).push(" FROM activities WHERE chain_seq > ");
     D::Db::bind_int(&mut qb, from);
     qb.push(" AND chain_seq <= ");
     D::Db::bind_int(&mut qb, to);
