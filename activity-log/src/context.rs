@@ -148,6 +148,39 @@ pub(crate) fn fill_from_current(activity: &mut Activity) {
     });
 }
 
+/// Fills the unset ambient fields of `activity` from `ctx`, taking its
+/// values when this is the context's last holder and copying them
+/// otherwise. For the HTTP layer, which has the request's context in hand.
+#[cfg(feature = "axum")]
+pub(crate) fn fill_from_shared(activity: &mut Activity, ctx: &mut Arc<ActivityContext>) {
+    match Arc::get_mut(ctx) {
+        Some(ctx) => {
+            take(&mut activity.actor, &mut ctx.actor);
+            take(&mut activity.tenant, &mut ctx.tenant);
+            take(&mut activity.ip, &mut ctx.ip);
+            take(&mut activity.user_agent, &mut ctx.user_agent);
+            take(&mut activity.request_id, &mut ctx.request_id);
+            take(&mut activity.trace_id, &mut ctx.trace_id);
+        }
+        None => {
+            fill(&mut activity.actor, &ctx.actor);
+            fill(&mut activity.tenant, &ctx.tenant);
+            fill(&mut activity.ip, &ctx.ip);
+            fill(&mut activity.user_agent, &ctx.user_agent);
+            fill(&mut activity.request_id, &ctx.request_id);
+            fill(&mut activity.trace_id, &ctx.trace_id);
+        }
+    }
+}
+
+/// Moves `from` into `field` when `field` is unset.
+#[cfg(feature = "axum")]
+fn take<T>(field: &mut Option<T>, from: &mut Option<T>) {
+    if field.is_none() {
+        *field = from.take();
+    }
+}
+
 /// Sets `field` from `from` when it is unset.
 fn fill<T: Clone>(field: &mut Option<T>, from: &Option<T>) {
     if field.is_none() {

@@ -62,6 +62,16 @@ pub fn log_async(activity: impl IntoActivity) {
     })
 }
 
+/// [`log_async`] for an activity whose context fields are already filled
+/// (the HTTP layer's).
+#[cfg(feature = "axum")]
+pub(crate) fn log_async_filled(activity: crate::Activity) {
+    with_current(|logger| match logger {
+        Some(logger) => logger.log_async_filled(activity),
+        None => no_logger(),
+    })
+}
+
 /// Like [`log_async`] but returns the id or the reason for refusal.
 pub fn try_log_async(activity: impl IntoActivity) -> Result<Uuid> {
     with_current(|logger| match logger {

@@ -2,7 +2,7 @@
 //! offending field without echoing its value.
 
 use super::Activity;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 /// Documented limits every activity is checked against when it is built or
@@ -194,7 +194,11 @@ fn check_key(field: &str, key: &str) -> Result<usize, ValidationError> {
 }
 
 fn check_time(t: &DateTime<Utc>) -> Result<(), ValidationError> {
-    if (MIN_YEAR..=MAX_YEAR).contains(&t.year()) {
+    // The seconds from 1970-01-01 (MIN_YEAR) to the end of 9999 (MAX_YEAR):
+    // comparing them is cheaper than working out the year.
+    const LAST_SECOND: i64 = 253_402_300_799;
+    const _: () = assert!(MIN_YEAR == 1970 && MAX_YEAR == 9999);
+    if (0..=LAST_SECOND).contains(&t.timestamp()) {
         Ok(())
     } else {
         Err(ValidationError::TimestampOutOfRange)
@@ -245,4 +249,23 @@ pub(crate) fn validate(a: &Activity) -> Result<usize, ValidationError> {
         return Err(ValidationError::TooLong { field: "metadata and changes".into(), len: data, max: MAX_DATA_BYTES });
     }
     Ok(size + data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, Duration, TimeZone};
+
+    #[test]
+    fn the_time_range_is_the_years_it_names_to_the_microsecond() {
+        let first = Utc.with_ymd_and_hms(MIN_YEAR, 1, 1, 0, 0, 0).unwrap();
+        let next_after_last = Utc.with_ymd_and_hms(MAX_YEAR + 1, 1, 1, 0, 0, 0).unwrap();
+        let micro = Duration::microseconds(1);
+        for (t, ok) in
+            [(first, true), (first - micro, false), (next_after_last - micro, true), (next_after_last, false)]
+        {
+            assert_eq!(check_time(&t).is_ok(), ok, "{t}");
+            assert_eq!((MIN_YEAR..=MAX_YEAR).contains(&t.year()), ok, "{t}");
+        }
+    }
 }

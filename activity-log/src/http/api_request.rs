@@ -1,5 +1,6 @@
 //! The optional `api_request` activity recorded for each request.
 
+use crate::context::fill_from_shared;
 use crate::{Activity, ActivityContext, ActivityLogger};
 use axum::extract::MatchedPath;
 use http::request::Parts;
@@ -58,15 +59,18 @@ impl Recording {
         Some(Pending { method: parts.method.clone(), route: route.cloned(), start })
     }
 
-    /// Logs the `api_request` activity with `ctx` in effect (so it carries
-    /// the request's id, ip, actor...), through the configured logger or
-    /// else the one in effect.
-    pub(crate) fn finish(&self, pending: Pending, status: u16, ctx: &Arc<ActivityContext>) {
+    /// Logs the `api_request` activity, filled from the request's `ctx`
+    /// (its id, ip, actor...), through the configured logger or else the
+    /// one in effect. The request is over: its context's values are taken
+    /// rather than copied when nothing else holds it.
+    pub(crate) fn finish(&self, pending: Pending, status: u16, ctx: &mut Arc<ActivityContext>) {
         let route = pending.route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-        let activity = Activity::api_request_record(pending.method.as_str(), route, status, pending.start.elapsed());
-        ActivityContext::sync_scope_shared(Arc::clone(ctx), || match &self.logger {
-            Some(logger) => logger.log_async(activity),
-            None => crate::log_async(activity),
-        });
+        let mut activity =
+            Activity::api_request_record(pending.method.as_str(), route, status, pending.start.elapsed());
+        fill_from_shared(&mut activity, ctx);
+        match &self.logger {
+            Some(logger) => logger.log_async_filled(activity),
+            None => crate::global::log_async_filled(activity),
+        }
     }
 }

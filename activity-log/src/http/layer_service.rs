@@ -182,7 +182,7 @@ where
 }
 
 /// Logs the request's `api_request` activity, once, if it is recorded.
-fn finish(shared: &Shared, pending: &mut Option<Pending>, ctx: &Arc<ActivityContext>, status: u16) {
+fn finish(shared: &Shared, pending: &mut Option<Pending>, ctx: &mut Arc<ActivityContext>, status: u16) {
     if let (Some(recording), Some(pending)) = (&shared.recording, pending.take()) {
         recording.finish(pending, status, ctx);
     }

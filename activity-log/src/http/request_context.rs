@@ -35,7 +35,11 @@ pub(crate) fn request_context(parts: &mut Parts, proxies: &TrustedProxies) -> (A
 /// not UTF-8 become U+FFFD.
 fn user_agent(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(USER_AGENT)?;
-    let text = String::from_utf8_lossy(value.as_bytes());
+    // Visible ASCII (the usual case) needs no replacement.
+    let text = match value.to_str() {
+        Ok(ascii) => std::borrow::Cow::Borrowed(ascii),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()),
+    };
     let mut end = text.len().min(MAX_USER_AGENT_LEN);
     while !text.is_char_boundary(end) {
         end -= 1;

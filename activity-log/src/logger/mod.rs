@@ -132,8 +132,8 @@ impl ActivityLogger {
         &self.handle.shared
     }
 
-    /// Validates, fills from context and redacts.
-    fn accept(&self, item: impl IntoActivity) -> Result<Queued> {
+    /// Validates, fills from context (with `from_context`) and redacts.
+    fn accept(&self, item: impl IntoActivity, from_context: bool) -> Result<Queued> {
         let shared = self.shared();
         if shared.closed.load(Acquire) {
             Counters::add(&shared.counters.rejected, 1);
@@ -145,7 +145,9 @@ impl ActivityLogger {
             Ok(activity) => activity,
             Err(e) => return Err(self.refuse(e)),
         };
-        fill_from_current(&mut activity);
+        if from_context {
+            fill_from_current(&mut activity);
+        }
         let bytes = match validate(&activity) {
             Ok(bytes) => bytes,
             Err(e) => return Err(self.refuse(e)),
@@ -186,7 +188,21 @@ impl ActivityLogger {
     /// Like [`log_async`](Self::log_async), but says what happened: the id
     /// of the queued activity, or why it was refused.
     pub fn try_log_async(&self, activity: impl IntoActivity) -> Result<Uuid> {
-        let item = self.accept(activity)?;
+        self.enqueue(activity, true)
+    }
+
+    /// [`log_async`](Self::log_async) for an activity whose context fields
+    /// are already filled (the HTTP layer's): the ambient context is not
+    /// read.
+    #[cfg(feature = "axum")]
+    pub(crate) fn log_async_filled(&self, activity: Activity) {
+        if let Err(e) = self.enqueue(activity, false) {
+            report_refusal(&e);
+        }
+    }
+
+    fn enqueue(&self, activity: impl IntoActivity, from_context: bool) -> Result<Uuid> {
+        let item = self.accept(activity, from_context)?;
         let id = item.activity.id;
         self.shared().push_with_policy(item)?;
         Ok(id)
@@ -195,7 +211,7 @@ impl ActivityLogger {
     /// Logs an activity, waiting (asynchronously) for room in the queue if
     /// it is full, whatever the overflow policy.
     pub async fn log(&self, activity: impl IntoActivity) -> Result<Uuid> {
-        let item = self.accept(activity)?;
+        let item = self.accept(activity, true)?;
         let id = item.activity.id;
         self.shared().push_async(item).await?;
         Ok(id)

@@ -45,7 +45,8 @@ struct Inner {
 #[derive(Default)]
 struct State {
     activities: Vec<Activity>,
-    ids: HashSet<Uuid>,
+    /// Hashed with foldhash: std's SipHash was most of the cost of a write.
+    ids: HashSet<Uuid, foldhash::fast::RandomState>,
 }
 
 impl std::fmt::Debug for MemorySink {
