@@ -4,9 +4,9 @@
 //! as its owner with triggers bypassed (`session_replication_role =
 //! replica`) are each found, at the position they were made.
 
-use activity_log::integrity::ChainHead;
+use activity_log::integrity::{ChainHead, ChainedStore, CheckpointSigner};
 use activity_log::postgres::PostgresSink;
-use activity_log::Activity;
+use activity_log::{Activity, Sink};
 use activity_log_tests::pg::TestSchema;
 use activity_log_tests::tamper::{self, tenant, Tamper};
 use sqlx::{ConnectOptions, Connection, Executor, PgConnection, Row};
@@ -156,4 +156,128 @@ async fn apply(raw: &mut PgConnection, tenant: &str, tamper: Tamper) {
             .expect("forged insert");
         }
     }
+}
+
+/// Ip addresses in many forms: verification reads an IPv4 address in
+/// binary and prints it itself, an IPv6 one as the server prints it; each
+/// must give back the very text that was hashed. Given text the server
+/// would print otherwise is kept as given (`ip_text`).
+fn ip_forms(rng: &mut fastrand::Rng) -> Vec<String> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let mut ips: Vec<String> = [
+        "0.0.0.0",
+        "255.255.255.255",
+        "127.0.0.1",
+        "10.0.0.1",
+        "::",
+        "::1",
+        "::2",
+        "::0.0.0.2",
+        "::1.2.3.4",
+        "::ffff:1.2.3.4",
+        "::ffff:0.0.0.0",
+        "::ffff:0:0",
+        "::ffff:102:304",
+        "::102:304",
+        "0:0:0:0:0:0:0:1",
+        "2001:db8::1",
+        "2001:DB8::1",
+        "2001:db8:0:0:1:0:0:1",
+        "2001:db8::1:0:0:1",
+        "fe80::1%eth0",
+        "1:0:0:1::",
+        "01.2.3.4",
+        "1.2.3",
+        "not an ip",
+        "203.0.113.7/24",
+        "::ffff:1.2.3.4/128",
+        "1::",
+        "1:2:3:4:5:6:7:8",
+        "64:ff9b::1.2.3.4",
+        "::1:2:3:4:5",
+        "0::ffff:1.2.3.4",
+    ]
+    .map(str::to_owned)
+    .into();
+    for _ in 0..400 {
+        let v4 = Ipv4Addr::from(rng.u32(..));
+        // IPv6 with runs of zero groups, IPv4-compatible and -mapped.
+        let groups: [u16; 8] = std::array::from_fn(|_| if rng.bool() { 0 } else { rng.u16(..) });
+        let v6 = Ipv6Addr::from(groups);
+        let compatible = Ipv6Addr::from(u128::from(rng.u32(..)));
+        let mapped = v4.to_ipv6_mapped();
+        ips.push(v4.to_string());
+        for a in [v6, compatible, mapped] {
+            ips.push(a.to_string());
+            ips.push(a.to_string().to_uppercase());
+        }
+        ips.push(format!("::{v4}"));
+        ips.push(format!("::ffff:{v4}"));
+    }
+    ips
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_of_ip_and_metadata_verifies_and_an_ip_edit_is_found() {
+    let Some(schema) = TestSchema::create("integrity_ip").await else { return };
+    let store = schema.sink_with(PostgresSink::builder().chaining(true)).await;
+    let mut rng = fastrand::Rng::with_seed(21);
+    let metadata = [
+        serde_json::json!({"queue": "sales", "attempt": 2}),
+        serde_json::json!({"n": -7, "big": u64::MAX, "min": i64::MIN, "f": 2.5, "e": 1e21, "z": 0}),
+        serde_json::json!({"é": "x", "\u{1F600}": 1, "\u{FB01}": 2, "a\"b": "c\\d\n", "on": true, "off": null}),
+        serde_json::json!({"list": [1, {"y": 2.5, "x": "é"}], "nested": {"b": 1, "a": [true, null]}}),
+    ];
+    let tenant = "ips";
+    let ips = ip_forms(&mut rng);
+    let records: Vec<Activity> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| {
+            let mut a = Activity::new("login").tenant(tenant).ip(ip.clone()).description("Ip form");
+            for (k, v) in metadata[i % metadata.len()].as_object().expect("object") {
+                a = a.meta(k.clone(), v.clone());
+            }
+            a.build().expect("valid")
+        })
+        .collect();
+    for batch in records.chunks(500) {
+        store.write_batch(batch).await.expect("write");
+    }
+    let mut raw = schema.options().connect().await.expect("raw connection");
+    // Each path is taken: the given text, IPv4 and IPv6 printed back.
+    let paths: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE ip_text IS NOT NULL), COUNT(*) FILTER (WHERE ip_text IS NULL AND family(ip) = 4), \
+         COUNT(*) FILTER (WHERE ip_text IS NULL AND family(ip) = 6) FROM activities",
+    )
+    .fetch_all(&mut raw)
+    .await
+    .expect("paths");
+    let (kept, v4, v6) = paths[0];
+    assert!(kept > 100 && v4 > 100 && v6 > 100, "{kept} {v4} {v6}");
+
+    let signer = CheckpointSigner::generate().expect("key");
+    let checkpoint = store.checkpoint(Some(tenant), &signer).await.expect("checkpoint");
+    let report = store.verify(Some(tenant), &checkpoint).await.expect("verify");
+    assert!(report.is_intact(), "{report}");
+    assert_eq!(report.intact, ips.len() as u64);
+
+    // An IPv6 address moved by one bit is found where it was made.
+    raw.execute("SET session_replication_role = replica").await.expect("bypass triggers");
+    let at: i64 = sqlx::query_scalar(
+        "SELECT chain_seq FROM activities WHERE ip_text IS NULL AND family(ip) = 6 ORDER BY chain_seq OFFSET 50 LIMIT 1",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .expect("an IPv6 row");
+    sqlx::query("UPDATE activities SET ip = ip + 1 WHERE chain_seq = $1")
+        .bind(at)
+        .execute(&mut raw)
+        .await
+        .expect("edit");
+    let report = store.verify(Some(tenant), &checkpoint).await.expect("verify");
+    assert_eq!(report.first_break.as_ref().map(|b| b.position), Some(at as u64), "{report}");
+    raw.close().await.expect("close");
+    store.close().await;
+    drop(schema);
 }

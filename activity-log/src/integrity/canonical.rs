@@ -1,6 +1,8 @@
 //! The canonical bytes of an activity, for hashing: see [`canonical_bytes`].
 
 use crate::{Activity, Change};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -232,6 +234,57 @@ pub(crate) fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
     out.push(b'}');
 }
 
+/// Writes the JSON object `text` as [`object`] writes it once parsed, when
+/// the object is flat and plain (what metadata usually is): keys ASCII
+/// and without escapes, values strings without escapes, integers in
+/// their shortest decimal form, `true`, `false` or `null`. Each of those
+/// is then written as it appears in `text` (the keys sorted), without
+/// building owned values. Returns `false`, `out` as it was, for any other
+/// text: the caller parses it in full.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn plain_object(out: &mut Vec<u8>, text: &str) -> bool {
+    // Borrowed keys: one with an escape fails here.
+    let Ok(map) = serde_json::from_str::<BTreeMap<&str, &RawValue>>(text) else { return false };
+    let start = out.len();
+    out.push(b'{');
+    for (i, (key, raw)) in map.into_iter().enumerate() {
+        // ASCII keys: byte order (the map's) is UTF-16 order.
+        if !key.is_ascii() || !plain_value(out, key, raw.get(), i > 0) {
+            out.truncate(start);
+            return false;
+        }
+    }
+    out.push(b'}');
+    true
+}
+
+/// Writes `"key":raw` (after a comma when `comma`) if `raw` is a plain
+/// value ([`plain_object`]), written as [`value`] would write it parsed.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn plain_value(out: &mut Vec<u8>, key: &str, raw: &str, comma: bool) -> bool {
+    let bytes = raw.as_bytes();
+    let plain = match bytes.first() {
+        // A string without escapes holds no quote, backslash or control
+        // character: [`string`] writes it as it is.
+        Some(b'"') => !bytes.contains(&b'\\'),
+        // `true`, `false`, `null` (the text parsed as JSON).
+        Some(b't' | b'f' | b'n') => true,
+        // An integer written as [`integer`] writes it (no leading zero,
+        // no `-0`, no fraction or exponent), within 64 bits.
+        Some(b'-' | b'0'..=b'9') => raw.parse::<i64>().is_ok_and(|n| format_i64(&mut itoa_buffer(), n) == bytes),
+        _ => false,
+    };
+    if plain {
+        if comma {
+            out.push(b',');
+        }
+        string(out, key);
+        out.push(b':');
+        out.extend_from_slice(bytes);
+    }
+    plain
+}
+
 fn value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Null => null(out),
@@ -320,6 +373,78 @@ mod tests {
             value(&mut a, &v);
             value(&mut b, &back);
             assert_eq!(a, b, "{f:e}");
+        }
+    }
+
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    /// A random JSON value: mostly what metadata holds, sometimes what
+    /// the plain path must refuse (escapes, floats, nesting).
+    fn random_value(rng: &mut fastrand::Rng, depth: u32) -> Value {
+        let texts = ["sales", "", "a\"b", "back\\slash", "tab\t", "\u{1}", "école", "\u{1F600}", "\u{FB01}", "x y"];
+        match rng.u8(..12) {
+            0 | 1 => Value::String(texts[rng.usize(..texts.len())].to_owned()),
+            2 => json!(rng.i64(..)),
+            3 => json!(rng.u64(..)),
+            4 => json!(rng.i64(-1000..1000)),
+            5 => json!(f64::from(rng.i32(..)) / 8.0),
+            6 => json!(rng.bool()),
+            7 => Value::Null,
+            8 if depth < 2 => Value::Array((0..rng.usize(..3)).map(|_| random_value(rng, depth + 1)).collect()),
+            9 if depth < 2 => random_object(rng, depth + 1),
+            _ => json!(rng.u8(..)),
+        }
+    }
+
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn random_object(rng: &mut fastrand::Rng, depth: u32) -> Value {
+        let keys = ["queue", "attempt", "a", "b", "ab", "Z", "é", "\u{1F600}", "\u{FB01}", "k\"ey", "n"];
+        let mut map = Map::new();
+        for _ in 0..rng.usize(..6) {
+            map.insert(keys[rng.usize(..keys.len())].to_owned(), random_value(rng, depth));
+        }
+        Value::Object(map)
+    }
+
+    #[test]
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn plain_objects_are_written_as_parsed_ones_and_others_left_alone() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut plain = 0;
+        for i in 0..20_000 {
+            let v = random_object(&mut rng, 0);
+            let compact = serde_json::to_string(&v).expect("json");
+            // As jsonb prints it: a space after each colon and comma.
+            let spaced = compact.replace("\":", "\": ").replace(",\"", ", \"");
+            let mut text = if i % 2 == 0 { compact } else { spaced };
+            // Numbers as other writers may give them.
+            match i % 7 {
+                0 => text = text.replace(":1", ":01"),
+                1 => text = text.replace(":0", ":-0"),
+                2 => text = text.replace(":2", ":2.0"),
+                3 => text = text.replace(":3", ":3e0"),
+                _ => {}
+            }
+            let Ok(parsed) = serde_json::from_str::<Map<String, Value>>(&text) else { continue };
+            let mut expected = b"x".to_vec();
+            object(&mut expected, &parsed);
+            let mut out = b"x".to_vec();
+            if plain_object(&mut out, &text) {
+                plain += 1;
+                assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&expected), "{text}");
+            } else {
+                assert_eq!(out, b"x", "{text}");
+            }
+        }
+        // Most flat ones take the plain path.
+        assert!(plain > 2_000, "{plain}");
+        let mut out = Vec::new();
+        assert!(plain_object(&mut out, r#"{"queue": "sales", "attempt": 2, "on": true, "x": null}"#));
+        assert_eq!(out, br#"{"attempt":2,"on":true,"queue":"sales","x":null}"#);
+        for refused in
+            [r#"{"a": 1.5}"#, r#"{"a": "\n"}"#, r#"{"\u00e9": 1}"#, r#"{"é": 1}"#, r#"{"a": [1]}"#, "[1]", "{"]
+        {
+            let mut out = Vec::new();
+            assert!(!plain_object(&mut out, refused) && out.is_empty(), "{refused}");
         }
     }
 

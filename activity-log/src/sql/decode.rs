@@ -26,7 +26,7 @@ pub(crate) const NAMES: [&str; 22] = crate::query::CSV_COLUMNS;
 // Indices into [`NAMES`] and [`Columns`].
 const ID: usize = 0;
 const OCCURRED_AT: usize = 1;
-const TENANT: usize = 2;
+pub(crate) const TENANT: usize = 2;
 const ACTIVITY_TYPE: usize = 3;
 const TARGET_KIND: usize = 4;
 const TARGET_ID: usize = 5;
@@ -40,7 +40,7 @@ const SEVERITY: usize = 12;
 pub(crate) const DESCRIPTION: usize = 13;
 const METADATA: usize = 14;
 const CHANGES: usize = 15;
-const IP: usize = 16;
+pub(crate) const IP: usize = 16;
 const USER_AGENT: usize = 17;
 const REQUEST_ID: usize = 18;
 const TRACE_ID: usize = 19;
@@ -191,7 +191,7 @@ impl<D: Dialect> Fields for RowFields<'_, D> {
 /// refuse or read differently (`out` then holds garbage): the caller
 /// decodes the row in full instead, for the same bytes or the exact error.
 pub(crate) fn canonical(f: &dyn Fields, out: &mut Vec<u8>) -> Option<uuid::Uuid> {
-    use crate::integrity::canonical::{integer, null, object, opt, string};
+    use crate::integrity::canonical::{integer, null, object, opt, plain_object, string};
     let s = |column: usize| f.text(column);
     let required = |column: usize| s(column).flatten();
     out.extend_from_slice(br#"{"activity_type":"#);
@@ -236,6 +236,7 @@ pub(crate) fn canonical(f: &dyn Fields, out: &mut Vec<u8>) -> Option<uuid::Uuid>
     out.extend_from_slice(br#","metadata":"#);
     match s(METADATA)? {
         None => out.extend_from_slice(b"{}"),
+        Some(text) if plain_object(out, text) => {}
         Some(text) => {
             let metadata: Map<String, Value> = serde_json::from_str(text).ok()?;
             object(out, &metadata);
@@ -287,8 +288,11 @@ pub(crate) fn canonical(f: &dyn Fields, out: &mut Vec<u8>) -> Option<uuid::Uuid>
 pub(crate) fn folded_matches(description: Option<&str>, folded: Option<&str>) -> bool {
     match (description, folded) {
         (None, None) => true,
+        // Every byte compared, differences or-ed together (no early
+        // exit: the compiler vectorises it; this runs for every record).
         (Some(d), Some(f)) if d.is_ascii() => {
-            d.len() == f.len() && d.bytes().zip(f.bytes()).all(|(a, b)| a.to_ascii_lowercase() == b)
+            d.len() == f.len()
+                && d.bytes().zip(f.bytes()).fold(0, |diff, (a, b)| diff | (a.to_ascii_lowercase() ^ b)) == 0
         }
         (Some(d), Some(f)) => d.to_lowercase() == f,
         _ => false,
