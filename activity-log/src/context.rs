@@ -138,14 +138,17 @@ pub(crate) type SharedScope<F> = tokio::task::futures::TaskLocalFuture<Arc<Activ
 
 /// Fills the unset ambient fields of `activity` from the current scope.
 pub(crate) fn fill_from_current(activity: &mut Activity) {
-    let _ = CONTEXT.try_with(|ctx| {
-        fill(&mut activity.actor, &ctx.actor);
-        fill(&mut activity.tenant, &ctx.tenant);
-        fill(&mut activity.ip, &ctx.ip);
-        fill(&mut activity.user_agent, &ctx.user_agent);
-        fill(&mut activity.request_id, &ctx.request_id);
-        fill(&mut activity.trace_id, &ctx.trace_id);
-    });
+    let _ = CONTEXT.try_with(|ctx| fill_from(activity, ctx));
+}
+
+/// Fills the unset ambient fields of `activity` with copies from `ctx`.
+fn fill_from(activity: &mut Activity, ctx: &ActivityContext) {
+    fill(&mut activity.actor, &ctx.actor);
+    fill(&mut activity.tenant, &ctx.tenant);
+    fill(&mut activity.ip, &ctx.ip);
+    fill(&mut activity.user_agent, &ctx.user_agent);
+    fill(&mut activity.request_id, &ctx.request_id);
+    fill(&mut activity.trace_id, &ctx.trace_id);
 }
 
 /// Fills the unset ambient fields of `activity` from `ctx`, taking its
@@ -162,14 +165,7 @@ pub(crate) fn fill_from_shared(activity: &mut Activity, ctx: &mut Arc<ActivityCo
             take(&mut activity.request_id, &mut ctx.request_id);
             take(&mut activity.trace_id, &mut ctx.trace_id);
         }
-        None => {
-            fill(&mut activity.actor, &ctx.actor);
-            fill(&mut activity.tenant, &ctx.tenant);
-            fill(&mut activity.ip, &ctx.ip);
-            fill(&mut activity.user_agent, &ctx.user_agent);
-            fill(&mut activity.request_id, &ctx.request_id);
-            fill(&mut activity.trace_id, &ctx.trace_id);
-        }
+        None => fill_from(activity, ctx),
     }
 }
 
