@@ -243,10 +243,26 @@ impl PostgresSink {
             .map_err(|e| database_error::<PgDialect>(e, "granting the tenant reader role"))
     }
 
-    /// Closes both pools.
+    /// Closes both pools: no new connection is handed out, and each one
+    /// in use is closed when it is returned.
+    ///
+    /// Waits for connections still in use at most the write timeout plus
+    /// the connect timeout. One can take that long to come back (a write
+    /// abandoned at its deadline is still being cleaned up); past that,
+    /// `close` returns (with a warning) rather than hang a shutdown.
     pub async fn close(&self) {
-        self.inner.writer.close().await;
-        self.inner.readers.close().await;
+        let inner = &self.inner;
+        let wait = inner.config.write_timeout + inner.config.connect_timeout;
+        let (writer, readers) = tokio::join!(
+            tokio::time::timeout(wait, inner.writer.close()),
+            tokio::time::timeout(wait, inner.readers.close())
+        );
+        if writer.is_err() || readers.is_err() {
+            tracing::warn!(
+                waited = ?wait,
+                "closing the PostgreSQL sink: a connection in use was not returned in time; it is closed when it is"
+            );
+        }
     }
 
     async fn create_partitions_ahead(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
