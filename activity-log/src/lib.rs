@@ -81,6 +81,8 @@ mod global;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
 pub mod integrity;
+#[cfg(any(feature = "axum", feature = "postgres"))]
+mod ip_text;
 mod logger;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -99,6 +101,7 @@ mod sql;
 pub mod sqlite;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod transaction;
+mod uuid_v7;
 
 pub use activity::{
     limits, Activity, ActivityBuilder, Actor, ActorKind, Change, IntoActivity, Outcome, Severity, Target,

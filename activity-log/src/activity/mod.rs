@@ -47,8 +47,9 @@ use uuid::Uuid;
 #[cfg_attr(feature = "axum", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct Activity {
-    /// A UUIDv7 made when the activity is built: time-ordered, and the
-    /// idempotency key of every write.
+    /// A UUIDv7 made when the activity is built: ordered by its millisecond
+    /// (and strictly among the ids one thread makes), and the idempotency
+    /// key of every write.
     pub id: Uuid,
     /// When it happened (UTC, microsecond precision).
     pub occurred_at: DateTime<Utc>,
@@ -112,9 +113,10 @@ impl Activity {
     }
 
     fn bare(activity_type: String) -> Self {
+        let now = Utc::now();
         Self {
-            id: Uuid::now_v7(),
-            occurred_at: Utc::now().trunc_subsecs(6),
+            id: crate::uuid_v7::at(now),
+            occurred_at: now.trunc_subsecs(6),
             tenant: None,
             activity_type,
             target: None,

@@ -3,6 +3,7 @@
 use super::client_ip::TrustedProxies;
 use super::request_id::{request_id, REQUEST_ID_HEADER};
 use super::traceparent::trace_id;
+use crate::ip_text::ip_string;
 use crate::limits::MAX_USER_AGENT_LEN;
 use crate::ActivityContext;
 use axum::extract::ConnectInfo;
@@ -24,7 +25,7 @@ pub(crate) fn request_context(parts: &mut Parts, proxies: &TrustedProxies) -> (A
     ctx.ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| proxies.client_ip(peer.ip(), &parts.headers).to_string());
+        .map(|ConnectInfo(peer)| ip_string(proxies.client_ip(peer.ip(), &parts.headers)));
     ctx.user_agent = user_agent(&parts.headers);
     ctx.trace_id = trace_id(&parts.headers);
     (ctx, id_value)

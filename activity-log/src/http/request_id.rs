@@ -29,7 +29,7 @@ pub(crate) fn request_id(headers: &HeaderMap) -> (HeaderValue, String) {
 /// A new UUIDv7 request id.
 fn generated() -> (HeaderValue, String) {
     let mut buf = Uuid::encode_buffer();
-    let text: &str = Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+    let text: &str = crate::uuid_v7::now().hyphenated().encode_lower(&mut buf);
     // A hyphenated UUID is always a valid header value.
     let value = HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid-request-id"));
     (value, text.to_owned())

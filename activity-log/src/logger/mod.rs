@@ -8,6 +8,7 @@ mod health;
 mod queue;
 mod replay;
 mod stats;
+mod subscribers;
 mod worker;
 
 pub use builder::ActivityLoggerBuilder;
@@ -154,9 +155,7 @@ impl ActivityLogger {
         };
         shared.config.redactor.redact(&mut activity);
         Counters::add(&shared.counters.logged, 1);
-        if shared.subscribers.receiver_count() > 0 {
-            let _ = shared.subscribers.send(activity.clone());
-        }
+        shared.subscribers.send(&activity);
         Ok(Queued { activity, bytes })
     }
 

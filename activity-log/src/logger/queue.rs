@@ -4,13 +4,14 @@
 
 use super::config::{Config, OverflowPolicy};
 use super::stats::Counters;
+use super::subscribers::Subscribers;
 use crate::spool::Spool;
 use crate::Activity;
 use crossbeam_queue::SegQueue;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::Notify;
 
 pub(crate) struct Queued {
     pub(crate) activity: Activity,
@@ -39,15 +40,15 @@ pub(crate) struct Shared {
     /// The sink is known to be down: callers append to the spool directly.
     pub(crate) sink_down: AtomicBool,
     warned_full: AtomicBool,
-    pub(crate) subscribers: broadcast::Sender<Activity>,
+    pub(crate) subscribers: Subscribers,
     pub(crate) spool: Option<Spool>,
     warned_spool: AtomicBool,
 }
 
 impl Shared {
     pub(crate) fn new(config: Config, spool: Option<Spool>) -> Self {
-        let (subscribers, _) = broadcast::channel(config.subscriber_capacity.max(1));
         Self {
+            subscribers: Subscribers::new(config.subscriber_capacity),
             queue: SegQueue::new(),
             config,
             queued_bytes: AtomicUsize::new(0),
@@ -61,7 +62,6 @@ impl Shared {
             closed: AtomicBool::new(false),
             sink_down: AtomicBool::new(false),
             warned_full: AtomicBool::new(false),
-            subscribers,
             spool,
             warned_spool: AtomicBool::new(false),
         }

@@ -19,6 +19,7 @@
 //!   -mapped addresses) are left to the server.
 
 use super::dialect::PgDialect;
+use crate::ip_text::{ipv4_text, IPV4_LEN};
 use crate::sql::decode::{Fields, IP, NAMES, TENANT};
 use crate::sql::verify::{ChainRow, CHAIN_ROW_PREFIX};
 use crate::sql::Dialect;
@@ -210,32 +211,6 @@ fn tuple<'b>(bytes: &'b [u8], tenant: Option<&'b str>) -> Result<Tuple<'b>, sqlx
     Ok(Tuple::Row(row, at))
 }
 
-/// The longest IPv4 address in text: `255.255.255.255`.
-const IPV4_LEN: usize = 15;
-
-/// Writes `octets` as `host()` prints an IPv4 address (the decimal bytes
-/// joined by dots) at the start of `out`; returns the length.
-fn ipv4_text(octets: [u8; 4], out: &mut [u8; IPV4_LEN]) -> usize {
-    let mut len = 0;
-    for (i, octet) in octets.into_iter().enumerate() {
-        if i > 0 {
-            out[len] = b'.';
-            len += 1;
-        }
-        if octet >= 100 {
-            out[len] = b'0' + octet / 100;
-            len += 1;
-        }
-        if octet >= 10 {
-            out[len] = b'0' + octet / 10 % 10;
-            len += 1;
-        }
-        out[len] = b'0' + octet % 10;
-        len += 1;
-    }
-    len
-}
-
 /// One tuple's values (`None`: NULL), in binary send format, and what the
 /// reader knows of the row beyond them: its tenant, and the text of its
 /// IPv4 address (`ipv4_len` 0: none).
@@ -392,16 +367,5 @@ mod tests {
         // An address without its text is read through sqlx.
         assert_eq!(ip(Some(&[3, 128, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), None), None);
         assert_eq!(ip(Some(&[2, 32, 0, 3, 1, 2, 3]), None), None);
-    }
-
-    #[test]
-    fn ipv4_text_is_the_decimal_bytes() {
-        let mut rng = fastrand::Rng::with_seed(3);
-        for _ in 0..10_000 {
-            let octets = [rng.u8(..), rng.u8(..), rng.u8(..), rng.u8(..)];
-            let mut out = [0; IPV4_LEN];
-            let len = ipv4_text(octets, &mut out);
-            assert_eq!(&out[..len], std::net::Ipv4Addr::from(octets).to_string().as_bytes());
-        }
     }
 }
