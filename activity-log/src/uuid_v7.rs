@@ -24,7 +24,7 @@ pub(crate) fn at(time: DateTime<Utc>) -> Uuid {
 /// A UUIDv7 for now.
 #[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn now() -> Uuid {
-    at(Utc::now())
+    Uuid::new_v7(Timestamp::now(ThreadLocalContext::new(&CONTEXT)))
 }
 
 #[cfg(test)]
