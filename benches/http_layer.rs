@@ -5,16 +5,19 @@
 //!
 //! 64 keep-alive HTTP/1.1 connections each send a request, read the whole
 //! response, and send the next, for a fixed time per round; the variants
-//! alternate over several rounds (which one goes first alternates too).
-//! The ratio is the median of the rounds' ratios (each round's two runs are
+//! alternate over several rounds (which one goes first rotates too).
+//! The ratio is the median of the rounds' ratios (each round's runs are
 //! back to back, so load from other processes mostly cancels out); the
 //! requests per second are the medians of each variant. The client is a minimal one written on
 //! `TcpStream` so that it costs little of the two cores the server shares
 //! with it. After each round with the layer, the logger is flushed and the
 //! sink must hold exactly one activity per request answered.
 //!
-//! Prints `BENCH http_layer_ratio=... http_bare_rps=... http_layer_rps=...`
-//! (ratio = layer / bare; goal >= 0.90).
+//! Prints `BENCH http_layer_ratio=... http_bare_rps=... http_layer_rps=...
+//! http_layer_ctx_ratio=...` (ratio = layer / bare; goal >= 0.90). The
+//! last is a third variant run in the same rounds, the layer with the
+//! context only (no `api_request` activity), to tell what the context
+//! costs from what recording costs.
 //!
 //! Then, to tell the layer's own cost from the loopback's noise, the
 //! nanoseconds the layer adds to one call of an in-process `service_fn`
@@ -122,34 +125,38 @@ fn main() {
             ActivityLogger::builder().sink(sink.clone()).queue_capacity(1 << 20).build().expect("logger builds");
         let layer = ActivityLayer::builder().record_requests(true).logger(logger.clone()).build().expect("layer");
         let bare = serve(app()).await;
+        let context_only = serve(app().layer(ActivityLayer::new())).await;
         let layered = serve(app().layer(layer)).await;
 
-        // Warm up both (connections, allocator, the logger's worker).
-        round(bare).await;
-        round(layered).await;
+        // Warm up all three (connections, allocator, the logger's worker).
+        for addr in [bare, context_only, layered] {
+            round(addr).await;
+        }
         logger.flush().await.expect("flush");
         sink.clear();
 
-        let (mut bare_rps, mut layer_rps, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        // Per variant (bare, context only, with the record): requests per
+        // second of each round.
+        let mut rps: [Vec<f64>; 3] = Default::default();
         for r in 0..ROUNDS {
-            let order = if r % 2 == 0 { [false, true] } else { [true, false] };
-            for with_layer in order {
-                let (answered, took) = round(if with_layer { layered } else { bare }).await;
-                let rps = answered as f64 / took.as_secs_f64();
-                if with_layer {
+            for variant in (0..3).map(|i| (i + r) % 3) {
+                let (answered, took) = round([bare, context_only, layered][variant]).await;
+                rps[variant].push(answered as f64 / took.as_secs_f64());
+                if variant == 2 {
                     logger.flush().await.expect("flush");
                     assert_eq!(sink.len() as u64, answered, "one api_request activity per request");
                     sink.clear();
-                    layer_rps.push(rps);
-                } else {
-                    bare_rps.push(rps);
                 }
-                eprintln!("round {r} {}: {rps:.0} req/s", if with_layer { "layer" } else { "bare" });
+                eprintln!("round {r} {}: {:.0} req/s", ["bare", "context", "layer"][variant], rps[variant][r]);
             }
-            ratios.push(layer_rps[r] / bare_rps[r]);
         }
-        let (ratio, bare, layer) = (median(ratios), median(bare_rps), median(layer_rps));
-        println!("BENCH http_layer_ratio={ratio:.3} http_bare_rps={bare:.0} http_layer_rps={layer:.0}");
+        let ratio = |variant: usize| median(rps[variant].iter().zip(&rps[0]).map(|(v, bare)| v / bare).collect());
+        let (bare, layer) = (median(rps[0].clone()), median(rps[2].clone()));
+        println!(
+            "BENCH http_layer_ratio={:.3} http_bare_rps={bare:.0} http_layer_rps={layer:.0} http_layer_ctx_ratio={:.3}",
+            ratio(2),
+            ratio(1)
+        );
         let (ctx_ns, record_ns) = in_process(&logger, &sink).await;
         println!("BENCH http_layer_ctx_ns={ctx_ns:.0} http_layer_record_ns={record_ns:.0}");
         let report = logger.shutdown(Duration::from_secs(5)).await;
